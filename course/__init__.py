@@ -1,0 +1,1 @@
+"""gan-course: what a student's notebook imports (data loaders, plots, checks, metrics)."""

@@ -1,0 +1,133 @@
+"""Checks used by the notebooks' test cells.
+
+Every assertion helper prints what it wanted, what it got, the error and the threshold, and raises
+``AssertionError`` with the same text when the check fails, so a failing cell explains itself in the
+notebook and in the grader's feedback.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ANSWERS_DIR_ENV = "GAN_COURSE_ANSWERS"
+
+
+def rel_error(x, y) -> float:
+    """Maximum relative error between two arrays (CS231n's definition)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def count_params(model) -> int:
+    """Number of scalars in all of a Keras model's weights (BatchNorm moving statistics included)."""
+    return int(sum(int(np.prod(w.shape)) for w in model.weights))
+
+
+def answers_path(assignment: str) -> Path:
+    """Where the answer file of an assignment lives: ``$GAN_COURSE_ANSWERS`` or the repository's ``data/``."""
+    folder = os.environ.get(ANSWERS_DIR_ENV) or Path(__file__).resolve().parents[1] / "data"
+    return Path(folder) / f"{assignment}.npz"
+
+
+def load_answers(assignment: str) -> dict[str, np.ndarray]:
+    """Load ``data/<assignment>.npz`` into a dict of arrays, with a clear error when it is missing."""
+    path = answers_path(assignment)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"answer file {path} not found: run `autograder answers {assignment}` "
+            f"or set ${ANSWERS_DIR_ENV} to the folder holding {assignment}.npz"
+        )
+    with np.load(path) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def _report(name: str, want, got, error=None, threshold=None) -> str:
+    lines = [f"{name}:", f"  want:      {_short(want)}", f"  got:       {_short(got)}"]
+    if error is not None:
+        lines.append(f"  rel error: {error:.3g}")
+    if threshold is not None:
+        lines.append(f"  threshold: {threshold:.3g}")
+    return "\n".join(lines)
+
+
+def _short(value) -> str:
+    text = np.array2string(np.asarray(value), threshold=8, precision=6) if not isinstance(value, str) else value
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def check_close(name: str, got, want, threshold: float) -> float:
+    """Assert that ``got`` matches ``want`` (same shape) within a maximum relative error ``threshold``."""
+    got_array = np.asarray(got)
+    want_array = np.asarray(want)
+    if got_array.shape != want_array.shape and got_array.size != want_array.size:
+        message = _report(name, f"shape {want_array.shape}", f"shape {got_array.shape}")
+        print(message)
+        raise AssertionError(message)
+    error = rel_error(got_array.reshape(want_array.shape), want_array)
+    passed = bool(error <= threshold)  # NaN fails too
+    message = _report(name, want_array, got_array, error, threshold)
+    print(message + ("\n  PASSED" if passed else "\n  FAILED"))
+    if not passed:
+        raise AssertionError(message)
+    return error
+
+
+def check_equal(name: str, got, want) -> None:
+    """Assert exact equality (numbers, shapes, strings, tuples)."""
+    message = _report(name, want, got)
+    passed = bool(np.all(np.asarray(got) == np.asarray(want))) and np.shape(got) == np.shape(want)
+    print(message + ("\n  PASSED" if passed else "\n  FAILED"))
+    if not passed:
+        raise AssertionError(message)
+
+
+def check_true(name: str, condition: bool, explanation: str) -> None:
+    """Assert a property; ``explanation`` says what was expected and what was seen."""
+    print(f"{name}: {explanation}\n  {'PASSED' if condition else 'FAILED'}")
+    if not condition:
+        raise AssertionError(f"{name}: {explanation}")
+
+
+def check_param_count(model, want: int, name: str = "model") -> None:
+    """Assert a Keras model's parameter count (``count_params``)."""
+    check_equal(f"{name} parameter count", count_params(model), want)
+
+
+# Deterministic weights shared by the notebooks' behaviour checks and the NumPy answer references:
+# the reference draws arrays for a list of (role, shape) and the check sets the same arrays into a Keras
+# model, so an architecture with the right parameter count but a wrong activation or layer order fails.
+def seeded_arrays(specs, seed: int) -> list[np.ndarray]:
+    """One float32 array per ``(role, shape)``, drawn in order from ``np.random.default_rng(seed)``.
+
+    Roles are Keras weight names: ``kernel``, ``bias``, ``gamma``, ``beta``, ``moving_mean``,
+    ``moving_variance``. Kernels are scaled by 1/sqrt(fan_in) with fan_in = prod(shape[:-1]).
+    """
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for role, shape in specs:
+        shape = tuple(int(s) for s in shape)
+        if role == "kernel":
+            bound = 1.0 / np.sqrt(np.prod(shape[:-1]))
+            array = rng.uniform(-bound, bound, shape)
+        elif role in ("gamma", "moving_variance"):
+            array = rng.uniform(0.5, 1.5, shape)
+        elif role in ("bias", "beta", "moving_mean"):
+            array = rng.uniform(-0.1, 0.1, shape)
+        else:
+            raise ValueError(f"no seeded initialisation for a weight named {role!r} (shape {shape})")
+        arrays.append(array.astype(np.float32))
+    return arrays
+
+
+def weight_specs(model) -> list[tuple[str, tuple[int, ...]]]:
+    """``(role, shape)`` of each of a Keras model's weights, in ``model.weights`` order."""
+    return [(w.name.split("/")[-1].split(":")[0], tuple(w.shape)) for w in model.weights]
+
+
+def set_seeded_weights(model, seed: int) -> None:
+    """Overwrite every weight of ``model`` with ``seeded_arrays(weight_specs(model), seed)``."""
+    for variable, array in zip(model.weights, seeded_arrays(weight_specs(model), seed)):
+        variable.assign(array)

@@ -1,0 +1,23 @@
+"""nbgrader configuration for gan-course: plain `nbgrader` commands work from the repository root."""
+import os
+import sys
+
+c = get_config()  # noqa: F821 (injected by traitlets)
+
+c.CourseDirectory.course_id = "gan-course"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+
+# nbgrader creates a new gradebook by running `alembic` from PATH; make the venv's bin visible.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
+# Grading limits read by `autograder grade` (its flags override them).
+c.Autograder.cell_timeout = 120  # seconds one cell may run
+c.Autograder.submission_timeout = 1200  # seconds one whole submission may run
+c.Autograder.memory_mb = 8192  # address-space cap of one grading worker and its kernel
+c.ExecutePreprocessor.timeout = 120
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
