@@ -58,8 +58,12 @@ def _short(value) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def check_close(name: str, got, want, threshold: float) -> float:
-    """Assert that ``got`` matches ``want`` (same shape) within a maximum relative error ``threshold``."""
+def check_close(name: str, got, want, threshold: float) -> None:
+    """Assert that ``got`` matches ``want`` (same shape) within a maximum relative error ``threshold``.
+
+    Returns None on purpose: a number left as a test cell's last value would be read by plain nbgrader
+    as partial credit.
+    """
     got_array = np.asarray(got)
     want_array = np.asarray(want)
     if got_array.shape != want_array.shape and got_array.size != want_array.size:
@@ -72,7 +76,6 @@ def check_close(name: str, got, want, threshold: float) -> float:
     print(message + ("\n  PASSED" if passed else "\n  FAILED"))
     if not passed:
         raise AssertionError(message)
-    return error
 
 
 def check_equal(name: str, got, want) -> None:

@@ -1,0 +1,156 @@
+"""`autograder <verb>`: a thin command line over the keyword-only functions of each verb module."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.paths import REPO_ROOT, assignments
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _assignments(names: list[str]) -> list[str]:
+    known = assignments()
+    for name in names:
+        if name not in known:
+            raise SystemExit(f"autograder: unknown assignment {name!r} (known: {', '.join(known)})")
+    return names or known
+
+
+def _config_limits():
+    """Grading limits from nbgrader_config.py (`c.Autograder.*`), falling back to the defaults."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.grade import Limits
+
+    defaults = Limits()
+    config_path = REPO_ROOT / "nbgrader_config.py"
+    section = {}
+    if config_path.is_file():
+        section = PyFileConfigLoader(config_path.name, path=str(REPO_ROOT)).load_config().get("Autograder", {})
+    return {name: int(section.get(name, getattr(defaults, name)))
+            for name in ("cell_timeout", "submission_timeout", "memory_mb")}
+
+
+def cmd_answers(args) -> int:
+    from autograder.answers import reference_names, write_answers
+
+    names = args.assignments or reference_names()
+    problems = write_answers(assignments=names, check=args.check)
+    for problem in problems:
+        print(problem)
+    verb = "match" if args.check else "written"
+    print(f"answers {verb}: {', '.join(names)}" if not problems else f"{len(problems)} differences")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
+def cmd_release(args) -> int:
+    from autograder.release import release
+
+    names = _assignments(args.assignments)
+    problems = release(assignments=names, check=args.check)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print("release/ differs from regeneration: run `autograder release` and commit", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"release {'matches' if args.check else 'written'}: {', '.join(names)}")
+    return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from autograder.grade import Limits
+    from autograder.validate import validate
+
+    all_ok = True
+    for name in _assignments(args.assignments):
+        ok, report = validate(assignment=name, limits=Limits(**_config_limits()), jobs=args.jobs)
+        print(report, flush=True)
+        all_ok &= ok
+    print("validate: OK" if all_ok else "validate: FAILED")
+    return EXIT_OK if all_ok else EXIT_FAILED
+
+
+def cmd_grade(args) -> int:
+    from autograder.grade import GRADED_STATUSES, Limits, grade
+
+    limits = _config_limits()
+    for name in limits:
+        if getattr(args, name) is not None:
+            limits[name] = getattr(args, name)
+    _assignments([args.assignment])
+    try:
+        records = grade(assignment=args.assignment, submitted_dir=Path(args.submitted_dir), out_dir=Path(args.out),
+                        jobs=args.jobs, db_url=args.db, only=args.only, limits=Limits(**limits))
+    except FileNotFoundError as error:
+        print(f"autograder grade: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"results: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}")
+    return EXIT_OK if all(r["status"] in GRADED_STATUSES for r in records) else EXIT_FAILED
+
+
+def cmd_export(args) -> int:
+    from autograder.export import export
+
+    count = export(db_url=args.db, out_csv=Path(args.out))
+    print(f"{count} rows written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from autograder.demo import demo
+
+    return demo(workdir=Path(args.workdir), assignments=_assignments(args.assignments))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autograder", description="gan-course instructor tools")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    p = verbs.add_parser("answers", help="write data/<assignment>.npz from the NumPy references")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--check", action="store_true", help="fail if the committed files differ")
+    p.set_defaults(func=cmd_answers)
+
+    p = verbs.add_parser("release", help="generate release/<assignment> with nbgrader")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--check", action="store_true", help="fail if the committed release differs")
+    p.set_defaults(func=cmd_release)
+
+    p = verbs.add_parser("validate", help="solutions earn full marks, stubs earn none")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--jobs", type=int, default=2)
+    p.set_defaults(func=cmd_validate)
+
+    p = verbs.add_parser("grade", help="grade submitted/<student>/<assignment>/ folders")
+    p.add_argument("assignment")
+    p.add_argument("submitted_dir")
+    p.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/")
+    p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db)")
+    p.add_argument("--only", default=None, metavar="STUDENT", help="grade only this student")
+    p.add_argument("--cell-timeout", dest="cell_timeout", type=int, default=None)
+    p.add_argument("--submission-timeout", dest="submission_timeout", type=int, default=None)
+    p.add_argument("--memory-mb", dest="memory_mb", type=int, default=None)
+    p.set_defaults(func=cmd_grade)
+
+    p = verbs.add_parser("export", help="class CSV from the gradebook")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = verbs.add_parser("demo", help="answers, release, three demo submissions, grade them")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--workdir", default=str(REPO_ROOT / "demo"))
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

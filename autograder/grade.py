@@ -1,0 +1,293 @@
+"""`autograder grade`: grade nbgrader's ``submitted/<student_id>/<assignment>/`` layout.
+
+Each submission runs in its own worker process (``autograder.worker``) in a temporary copy of the student's
+folder, under a per-cell timeout, a per-submission wall-clock limit and an address-space cap. The parent is
+the only writer of the results, the CSV, the gradebook and the feedback.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from tqdm import tqdm
+
+from autograder.notebook import autograded_checks, manual_points, read_notebook
+from autograder.paths import DATA_DIR, SOURCE_DIR, source_notebooks
+
+GRADED_STATUSES = ("graded", "missing_cells")  # a score was computed from a full run
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: int = 120  # seconds for one cell
+    submission_timeout: int = 1200  # seconds for a whole submission
+    memory_mb: int = 8192  # address space of a worker and its kernel (0: no cap)
+
+
+@dataclass(frozen=True)
+class Submission:
+    student_id: str
+    assignment: str
+    folder: Path  # submitted/<student_id>/<assignment>
+
+
+def find_submissions(submitted_dir: Path, assignment: str, only: str | None = None) -> list[Submission]:
+    submitted_dir = Path(submitted_dir)
+    if not submitted_dir.is_dir():
+        raise FileNotFoundError(f"submitted folder {submitted_dir} does not exist")
+    found = []
+    for student_dir in sorted(p for p in submitted_dir.iterdir() if p.is_dir()):
+        if only is not None and student_dir.name != only:
+            continue
+        found.append(Submission(student_dir.name, assignment, student_dir / assignment))
+    if only is not None and not found:
+        raise FileNotFoundError(f"no submission folder for student {only!r} in {submitted_dir}")
+    return found
+
+
+def _match_notebooks(folder: Path, names: list[str]) -> tuple[dict[str, Path], list[str]]:
+    """Map each source notebook name to the student's file; a single renamed notebook is accepted."""
+    present = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+    matched = {name: folder / name for name in names if (folder / name).is_file()}
+    notes = []
+    unmatched = [p for p in present if p.name not in names]
+    missing = [n for n in names if n not in matched]
+    if len(missing) == 1 and len(unmatched) == 1:
+        matched[missing[0]] = unmatched.pop()
+        notes.append(f"graded {matched[missing[0]].name} as {missing[0]} (renamed)")
+    if unmatched:
+        notes.append("ignored extra notebooks: " + ", ".join(p.name for p in unmatched))
+    return matched, notes
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a worker and every process it started (the kernel runs in a session of its own)."""
+    try:
+        parent = psutil.Process(pid)
+        processes = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(processes, timeout=10)
+
+
+def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, limits: Limits,
+                 answers_dir: Path = DATA_DIR) -> dict:
+    """Grade one notebook in a worker process; returns the worker's record (see ``autograder.worker``)."""
+    job = {
+        "source_path": str(source_path),
+        "submission_path": str(submission_path),
+        "notebook": source_path.name,
+        "workdir": str(workdir),
+        "cell_timeout": limits.cell_timeout,
+        "memory_mb": limits.memory_mb,
+        "guard_token": "_grader_guard_" + secrets.token_hex(8),
+        "marker": "grader-check-passed-" + secrets.token_hex(16),
+        "result_path": str(workdir.parent / f"{source_path.stem}.result.json"),
+        "progress_path": str(workdir.parent / f"{source_path.stem}.progress.jsonl"),
+    }
+    job_path = workdir.parent / f"{source_path.stem}.job.json"
+    job_path.write_text(json.dumps(job))
+    env = dict(os.environ, GAN_COURSE_ANSWERS=str(answers_dir), NBGRADER_EXECUTION="autograde",
+               PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    log_path = workdir.parent / f"{source_path.stem}.worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker", str(job_path)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout=limits.submission_timeout)
+            killed = None
+        except subprocess.TimeoutExpired:
+            _kill_tree(process.pid)
+            killed = f"stopped after the {limits.submission_timeout} s limit for a submission"
+    result_path = Path(job["result_path"])
+    if killed is None and result_path.is_file():
+        return json.loads(result_path.read_text())
+    # The worker was killed or died: keep the checks it reported before that.
+    checks = {}
+    progress_path = Path(job["progress_path"])
+    if progress_path.is_file():
+        for line in progress_path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by the kill
+            checks[record.pop("grade_id")] = record
+    if killed:
+        status, message = "timeout", killed
+    else:
+        tail = log_path.read_bytes()[-400:].decode(errors="replace").strip().splitlines()
+        reason = tail[-1] if tail else f"exit code {process.returncode}"
+        if "MemoryError" in reason or process.returncode in (-9, 137):
+            reason = f"out of memory (limit {limits.memory_mb} MB): {reason}"
+        status, message = "crashed", f"the grading worker died: {reason}"
+    return {"notebook": source_path.name, "status": status, "message": message, "checks": checks}
+
+
+def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits,
+                     answers_dir: Path = DATA_DIR) -> dict:
+    """Grade every notebook of one submission; returns the result record of the output contract."""
+    sources = source_notebooks(submission.assignment, source_dir)
+    names = [p.name for p in sources]
+    matched, notes = _match_notebooks(submission.folder, names)
+    statuses, checks = [], []
+    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
+        workdir = Path(tmp) / "work"
+        if submission.folder.is_dir():
+            shutil.copytree(submission.folder, workdir, symlinks=False,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            workdir.mkdir()
+        for source_path in sources:
+            source_nb = read_notebook(source_path)
+            if source_path.name in matched:
+                record = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
+                                      workdir=workdir, limits=limits, answers_dir=answers_dir)
+            else:
+                record = {"status": "missing", "message": f"{source_path.name} was not submitted", "checks": {}}
+            statuses.append(record["status"])
+            if record.get("message"):
+                notes.append(record["message"])
+            for info in autograded_checks(source_nb, source_path.name):
+                outcome = record["checks"].get(info.grade_id, {"passed": False, "error": "not executed"})
+                checks.append(_check_entry(info, outcome))
+    manual = sum(manual_points(read_notebook(p)) for p in sources)
+    status = next((s for s in ("invalid", "crashed", "timeout", "missing", "error", "missing_cells")
+                   if s in statuses), "graded")
+    return {
+        "student_id": submission.student_id,
+        "assignment": submission.assignment,
+        "score": sum(c["score"] for c in checks),
+        "max_score": sum(c["max_score"] for c in checks),
+        "status": status,
+        "message": "; ".join(dict.fromkeys(n for n in notes if n)),
+        "manual_max_score": manual,
+        "checks": checks,
+    }
+
+
+def _check_entry(info, outcome: dict) -> dict:
+    passed = bool(outcome.get("passed"))
+    if passed:
+        message = ""
+    elif info.hidden:
+        # Hidden checks report the assertion's words only: never the code, never a traceback.
+        message = outcome.get("error") or "failed"
+    else:
+        message = "\n".join(part for part in (outcome.get("stdout", ""), outcome.get("error", "")) if part)
+    return {
+        "grade_id": info.grade_id,
+        "notebook": info.notebook,
+        "score": info.max_score if passed else 0.0,
+        "max_score": info.max_score,
+        "passed": passed,
+        "hidden": info.hidden,
+        "message": message[-4000:],
+    }
+
+
+def write_result(out_dir: Path, result: dict) -> Path:
+    path = Path(out_dir) / "results" / result["student_id"] / f"{result['assignment']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)  # a crash of the grader never leaves a half-written record
+    return path
+
+
+def write_csv(out_dir: Path, assignment: str) -> Path:
+    """grades.csv from every result record of ``assignment`` under ``out_dir/results``."""
+    rows = []
+    for path in sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json")):
+        record = json.loads(path.read_text())
+        rows.append({key: record[key] for key in CSV_COLUMNS})
+    csv_path = Path(out_dir) / "grades.csv"
+    existing = []
+    if csv_path.is_file():  # keep other assignments' rows
+        with csv_path.open(newline="") as handle:
+            existing = [r for r in csv.DictReader(handle) if r.get("assignment") != assignment]
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(sorted(existing + rows, key=lambda r: (r["assignment"], r["student_id"])))
+    return csv_path
+
+
+def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | None = None,
+          db_url: str | None = None, only: str | None = None, limits: Limits = Limits(),
+          source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, feedback: bool = True,
+          progress: bool = True) -> list[dict]:
+    """Grade a class; write results, grades.csv, the gradebook and feedback; return the records."""
+    from autograder import feedback as feedback_module
+    from autograder import gradebook
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source_notebooks(assignment, source_dir)  # fails early, naming the assignment, if it does not exist
+    submissions = find_submissions(submitted_dir, assignment, only)
+    db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
+    book = gradebook.Recorder(db_url=db_url, assignment=assignment, source_dir=source_dir)
+    jobs = jobs or os.cpu_count() or 1
+    records = []
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool, \
+            tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
+        futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
+                               answers_dir=answers_dir): s for s in submissions}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                record = future.result()
+            except Exception as error:  # a bug of ours must not lose the rest of the class
+                record = {"student_id": submission.student_id, "assignment": assignment, "score": 0.0,
+                          "max_score": 0.0, "status": "error", "checks": [],
+                          "message": f"grader error: {type(error).__name__}: {error}"}
+            write_result(out_dir, record)  # the parent is the only writer, one record at a time
+            book.record(record)
+            if feedback:
+                feedback_module.write_feedback(out_dir, record)
+            records.append(record)
+            bar.set_postfix_str(f"{submission.student_id}: {record['status']}")
+            bar.update()
+    write_csv(out_dir, assignment)
+    records.sort(key=lambda r: r["student_id"])
+    if progress:
+        print(summary_table(records, time.monotonic() - started), file=sys.stderr)
+    return records
+
+
+def summary_table(records: list[dict], seconds: float) -> str:
+    graded = [r for r in records if r["status"] in GRADED_STATUSES]
+    counts = {}
+    for record in records:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0
+    width = max([len(r["student_id"]) for r in records] + [10])
+    lines = [f"{'student':<{width}}  {'score':>13}  status", "-" * (width + 30)]
+    for r in records:
+        lines.append(f"{r['student_id']:<{width}}  {r['score']:>6g} / {r['max_score']:<4g}  {r['status']}"
+                     + (f"  ({r['message'][:80]})" if r.get("message") else ""))
+    lines.append("-" * (width + 30))
+    lines.append(f"{len(records)} submissions in {seconds:.0f} s: "
+                 + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+                 + f"; mean score of graded {mean:.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""Recording results in nbgrader's gradebook (SQLite by default, any SQLAlchemy URL nbgrader supports)."""
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+
+from autograder.nbgrader_api import COURSE_ID, generate_assignment
+from autograder.paths import SOURCE_DIR
+
+
+class Recorder:
+    """Writes result records into the gradebook; used by one process (the grading parent) at a time."""
+
+    def __init__(self, *, db_url: str, assignment: str, source_dir: Path = SOURCE_DIR):
+        self.db_url = db_url
+        self.assignment = assignment
+        # nbgrader's own generate_assignment registers the assignment, notebooks and grade cells.
+        with tempfile.TemporaryDirectory(prefix="gradebook-release-") as tmp:
+            generate_assignment(assignment=assignment, release_dir=Path(tmp), db_url=db_url, source_dir=source_dir)
+
+    def record(self, result: dict) -> None:
+        """Store one student's auto scores; re-recording the same student updates the same rows."""
+        with warnings.catch_warnings(), Gradebook(self.db_url, course_id=COURSE_ID) as book:
+            # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless there
+            warnings.simplefilter("ignore", category=SAWarning)
+            book.update_or_create_student(result["student_id"])
+            book.update_or_create_submission(self.assignment, result["student_id"])
+            for check in result["checks"]:
+                notebook = Path(check["notebook"]).stem
+                try:
+                    grade = book.find_grade(check["grade_id"], notebook, self.assignment, result["student_id"])
+                except MissingEntry:
+                    continue  # a check the gradebook does not know (source changed since): the JSON has it
+                grade.auto_score = check["score"]
+                grade.needs_manual_grade = False
+            book.db.commit()

@@ -1,0 +1,184 @@
+"""Reading nbgrader cell metadata and rebuilding a submission from its source notebook.
+
+The grader never trusts a submission's locked cells: every cell that has an nbgrader ``grade_id`` in the
+source notebook is taken from ``source/`` (tests, hidden tests, setup and driver cells), except solution
+cells, which come from the student. Cells the student added (no ``grade_id``) are kept after the graded
+cell they followed, so helper code a student wrote still runs.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+
+
+class InvalidNotebook(Exception):
+    """A submitted file that is not a readable Jupyter notebook."""
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def grade_id(cell) -> str | None:
+    return nbgrader_meta(cell).get("grade_id")
+
+
+def is_solution(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_autograded_test(cell) -> bool:
+    """A code cell worth points that the autograder scores (not a manually graded answer)."""
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_manual_grade(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def is_hidden(cell) -> bool:
+    return HIDDEN_BEGIN in "".join(cell.get("source", ""))
+
+
+def points(cell) -> float:
+    return float(nbgrader_meta(cell).get("points", 0))
+
+
+def read_notebook(path: Path):
+    """Read a notebook of any nbformat 4 minor version (or older, upgraded), or raise InvalidNotebook."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidNotebook(f"{path.name}: cannot be read ({error})") from None
+    if not text.strip():
+        raise InvalidNotebook(f"{path.name}: the file is empty")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidNotebook(f"{path.name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as error:  # nbformat raises several types for bad structure
+        raise InvalidNotebook(f"{path.name}: not a Jupyter notebook ({type(error).__name__}: {error})") from None
+    if not isinstance(nb.get("cells"), list):
+        raise InvalidNotebook(f"{path.name}: has no list of cells")
+    return nb
+
+
+@dataclass
+class Assembled:
+    """A notebook ready to execute, and what was wrong with the submission's structure."""
+
+    notebook: nbformat.NotebookNode
+    missing: list[str] = field(default_factory=list)  # solution grade_ids the student's notebook lacks
+    duplicated: list[str] = field(default_factory=list)  # grade_ids that appear more than once
+
+
+def assemble(source_nb, student_nb) -> Assembled:
+    """Rebuild ``student_nb`` on the skeleton of ``source_nb`` (see module docstring)."""
+    student_cells = [cell for cell in student_nb.cells if isinstance(cell, dict)]
+    by_id: dict[str, dict] = {}
+    duplicated: list[str] = []
+    followers: dict[str | None, list] = {}
+    anchor: str | None = None
+    for cell in student_cells:
+        gid = grade_id(cell)
+        if gid is None:
+            followers.setdefault(anchor, []).append(cell)
+            continue
+        if gid in by_id:
+            duplicated.append(gid)  # the first copy counts, later copies are dropped
+        else:
+            by_id[gid] = cell
+        anchor = gid
+
+    source_ids = {grade_id(cell) for cell in source_nb.cells if grade_id(cell)}
+    cells = list(_student_code(followers.get(None, [])))
+    missing = []
+    for source_cell in source_nb.cells:
+        gid = grade_id(source_cell)
+        if gid is None:
+            continue  # narrative without metadata: the student's copy (a follower) is used
+        if is_solution(source_cell):
+            student_cell = by_id.get(gid)
+            if student_cell is None or student_cell.get("cell_type") != source_cell.cell_type:
+                missing.append(gid)
+                cells.append(_stub_like(source_cell))
+            else:
+                cells.append(_clean(student_cell, source_cell))
+        else:
+            cells.append(copy.deepcopy(source_cell))
+        if gid in by_id:
+            cells.extend(_student_code(followers.get(gid, [])))
+    # cells that followed grade_ids unknown to the source (renamed or invented) are kept at the end
+    for gid, extra in followers.items():
+        if gid is not None and gid not in source_ids:
+            cells.extend(_student_code(extra))
+
+    notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata))
+    notebook.cells = cells
+    return Assembled(notebook=notebook, missing=missing, duplicated=sorted(set(duplicated)))
+
+
+def _student_code(cells):
+    """The student's extra cells that execute (markdown and raw cells are left out of grading)."""
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            yield nbformat.v4.new_code_cell(source=_text(cell.get("source", "")))
+
+
+def _text(source) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _clean(student_cell, source_cell):
+    """The student's answer with the source cell's metadata and no stale outputs."""
+    cell = copy.deepcopy(source_cell)
+    cell.source = _text(student_cell.get("source", ""))
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+    return cell
+
+
+def _stub_like(source_cell):
+    """What a missing solution cell is graded as: the release stub."""
+    cell = copy.deepcopy(source_cell)
+    if cell.cell_type == "code":
+        cell.source = "raise NotImplementedError('this solution cell is missing from the submission')"
+        cell.outputs = []
+        cell.execution_count = None
+    else:
+        cell.source = ""
+    return cell
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """An autograded test cell of a source notebook."""
+
+    notebook: str
+    grade_id: str
+    max_score: float
+    hidden: bool
+
+
+def autograded_checks(source_nb, notebook_name: str) -> list[CheckInfo]:
+    return [
+        CheckInfo(notebook_name, grade_id(cell), points(cell), is_hidden(cell))
+        for cell in source_nb.cells
+        if is_autograded_test(cell)
+    ]
+
+
+def manual_points(source_nb) -> float:
+    return sum(points(cell) for cell in source_nb.cells if is_manual_grade(cell))
