@@ -1,0 +1,78 @@
+"""`autograder demo` (what `make demo` runs): regenerate answers and release, grade three demo students.
+
+For each assignment the demo class is: ``reference`` (the source solutions), ``untouched`` (the release as a
+student receives it) and ``typical_bug`` (the reference with one typical mistake). It checks the outcome
+it expects (full marks, zero, points lost on the buggy function) and prints the score table.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from autograder.answers import reference_names, write_answers
+from autograder.grade import grade
+from autograder.notebook import grade_id
+from autograder.paths import RELEASE_DIR, SOURCE_DIR, source_notebooks
+from autograder.release import release
+
+# One typical mistake per assignment: (solution grade_id, replacement cell source, what is wrong).
+TYPICAL_BUGS = {
+    "gan_basics": (
+        "leaky_relu",
+        "def leaky_relu(x, alpha=0.2):\n    return tf.maximum(alpha * x, x)\n",
+        "leaky_relu with the slope 0.2 instead of 0.01",
+    ),
+}
+
+
+def buggy_copy(notebook_path: Path, solution_id: str, source: str):
+    nb = nbformat.read(notebook_path, as_version=4)
+    for cell in nb.cells:
+        if grade_id(cell) == solution_id:
+            cell.source = source
+            return nb
+    raise KeyError(f"{notebook_path.name} has no solution cell {solution_id!r} for the demo bug")
+
+
+def write_demo_class(*, assignment: str, submitted: Path) -> None:
+    for source_path in source_notebooks(assignment):
+        for student, path in (("reference", source_path), ("untouched", RELEASE_DIR / assignment / source_path.name)):
+            target = submitted / student / assignment
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target / source_path.name)
+        target = submitted / "typical_bug" / assignment
+        target.mkdir(parents=True, exist_ok=True)
+        nb = nbformat.read(source_path, as_version=4)
+        solution_id, source, _ = TYPICAL_BUGS[assignment]
+        if any(grade_id(cell) == solution_id for cell in nb.cells):
+            nb = buggy_copy(source_path, solution_id, source)
+        nbformat.write(nb, target / source_path.name)
+
+
+def demo(*, workdir: Path, assignments: list[str]) -> int:
+    workdir = Path(workdir)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    print("1. answer files:", ", ".join(reference_names()))
+    write_answers(assignments=reference_names())
+    print("2. release:", ", ".join(assignments))
+    release(assignments=assignments, source_dir=SOURCE_DIR)
+    submitted, out = workdir / "submitted", workdir / "graded"
+    problems = []
+    for assignment in assignments:
+        write_demo_class(assignment=assignment, submitted=submitted)
+        print(f"\n3. grading {assignment} ({TYPICAL_BUGS[assignment][2]} in typical_bug)", flush=True)
+        records = {r["student_id"]: r for r in grade(assignment=assignment, submitted_dir=submitted, out_dir=out)}
+        expected = {
+            "reference": records["reference"]["score"] == records["reference"]["max_score"] > 0,
+            "untouched": records["untouched"]["score"] == 0,
+            "typical_bug": 0 < records["typical_bug"]["score"] < records["typical_bug"]["max_score"],
+        }
+        problems += [f"{assignment}: {student} did not score as expected" for student, ok in expected.items() if not ok]
+    print(f"\nclass CSV: {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/<assignment>.html"
+          f"\ngradebook: {out / 'gradebook.db'}")
+    for problem in problems:
+        print("PROBLEM:", problem)
+    return 1 if problems else 0
