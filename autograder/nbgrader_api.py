@@ -35,5 +35,5 @@ def generate_assignment(*, assignment: str, release_dir: Path, db_url: str, sour
     api = NbGraderAPI(config=config)
     outcome = api.generate_assignment(assignment, force=True, create=True)
     if not outcome.get("success"):
-        detail = outcome.get("error") or outcome.get("log") or "no detail"
-        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{detail[-3000:]}")
+        detail = "\n".join(part for part in (outcome.get("log"), outcome.get("error")) if part) or "no detail"
+        raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{detail[-4000:]}")
