@@ -70,6 +70,7 @@ def graded_class(tiny_course, tmp_path_factory):
             solution, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
             "add_floats_hidden"),
         "exits_kernel": _with_extra_cell(solution, "import os\nos._exit(3)", "add_floats_hidden"),
+        "memory_hog": _with_extra_cell(solution, "hog = bytearray(16 * 1024 ** 3)", "add"),
         "floods_stdout": _with_extra_cell(solution, "for i in range(200000):\n    print('x' * 100)", "add"),
     }
     for student, notebook in cases.items():
@@ -172,6 +173,12 @@ def test_dying_kernel_is_crashed_and_keeps_earlier_points(graded_class):
     record = records["exits_kernel"]
     assert record["status"] == "crashed"
     assert _scores(record) == {"add_values": 1, "add_floats_hidden": 2, "scale_values": 0}
+
+
+def test_memory_cap_stops_a_hog_without_losing_the_student(graded_class):
+    _, records, _ = graded_class
+    assert records["memory_hog"]["status"] == "graded"
+    assert records["memory_hog"]["score"] == FULL
 
 
 def test_flooded_output_is_bounded(graded_class):
