@@ -75,6 +75,11 @@ def graded_class(tiny_course, tmp_path_factory):
     }
     for student, notebook in cases.items():
         write_submission(submitted, student, notebook)
+    old = nbformat.convert(nbformat.read(solution, as_version=4), 3)
+    write_submission(submitted, "old_jupyter", nbformat.writes(old, version=3))
+    huge = nbformat.read(solution, as_version=4)
+    huge.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="y" * 50_000_000)]
+    write_submission(submitted, "huge_saved_output", huge)
     write_submission(submitted, "renamed", nbformat.read(solution, as_version=4), name="Tiny-mine.ipynb")
     (submitted / "missing_notebook" / TINY).mkdir(parents=True)
     out = tmp_path_factory.mktemp("out")
@@ -134,6 +139,12 @@ def test_missing_and_renamed_notebooks(graded_class):
     assert records["missing_notebook"]["status"] == "missing"
     assert records["renamed"]["score"] == FULL
     assert "renamed" in records["renamed"]["message"]
+
+
+@pytest.mark.parametrize("student", ["old_jupyter", "huge_saved_output"])
+def test_old_format_and_huge_saved_outputs_are_graded(graded_class, student):
+    _, records, _ = graded_class
+    assert (records[student]["status"], records[student]["score"]) == ("graded", FULL)
 
 
 def test_deleted_cells(graded_class):
