@@ -24,6 +24,39 @@ TYPICAL_BUGS = {
         "def leaky_relu(x, alpha=0.2):\n    return tf.maximum(alpha * x, x)\n",
         "leaky_relu with the slope 0.2 instead of 0.01",
     ),
+    "keras_model_gan": (
+        "make_dataset",
+        "def make_dataset(images, labels=None, batch_size=64, seed=0, num_classes=NUM_CLASSES):\n"
+        "    images = np.asarray(images, dtype=np.float32).reshape(-1, 28, 28, 1)\n"
+        "    if labels is None:\n"
+        "        dataset = tf.data.Dataset.from_tensor_slices(images)\n"
+        "    else:\n"
+        "        one_hot = np.eye(num_classes, dtype=np.float32)[np.asarray(labels)]\n"
+        "        dataset = tf.data.Dataset.from_tensor_slices((images, one_hot))\n"
+        "    return dataset.shuffle(len(images), seed=seed).batch(batch_size, drop_remainder=True)\n",
+        "make_dataset that forgets to scale the images to [-1, 1]",
+    ),
+    "keras_sequential_gan": (
+        "make_generator",
+        "def make_generator(codings_size=30):\n"
+        "    return keras.Sequential([keras.Input((codings_size,)), layers.Dense(100, activation='relu'),\n"
+        "        layers.Dense(150, activation='relu'), layers.Dense(28 * 28, activation='sigmoid'),\n"
+        "        layers.Reshape((28, 28))])\n",
+        "a dense generator with ReLU instead of SELU",
+    ),
+    "dcgan_cifar": (
+        "make_labels",
+        "def make_labels(batch_size, noise=0.05, rng=None):\n"
+        "    d_labels = np.concatenate([np.ones((batch_size, 1)), np.zeros((batch_size, 1))]).astype(np.float32)\n"
+        "    return d_labels, np.zeros((batch_size, 1), dtype=np.float32)\n",
+        "make_labels without the label noise",
+    ),
+    "gan_1d_conditional": (
+        "g_loss",
+        "def g_loss(d_fake):\n"
+        "    return tf.reduce_mean(tf.math.log(1.0 - tf.sigmoid(d_fake)))\n",
+        "the saturating generator loss log(1 - D(G(z)))",
+    ),
 }
 
 
