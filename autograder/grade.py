@@ -157,11 +157,17 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         else:
             workdir.mkdir()
+        # The kernel reads a private copy of the answer files: code that overwrites them can only
+        # hurt its own run, never the next student's.
+        private_answers = Path(tmp) / "answers"
+        private_answers.mkdir()
+        for answers_file in Path(answers_dir).glob("*.npz"):
+            shutil.copy(answers_file, private_answers / answers_file.name)
         for source_path in sources:
             source_nb = read_notebook(source_path)
             if source_path.name in matched:
                 record = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
-                                      workdir=workdir, limits=limits, answers_dir=answers_dir)
+                                      workdir=workdir, limits=limits, answers_dir=private_answers)
             else:
                 record = {"status": "missing", "message": f"{source_path.name} was not submitted", "checks": {}}
             statuses.append(record["status"])

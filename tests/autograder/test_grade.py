@@ -5,6 +5,7 @@ import csv
 import sqlite3
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.cli import main as cli_main
@@ -71,6 +72,9 @@ def graded_class(tiny_course, tmp_path_factory):
             "add_floats_hidden"),
         "exits_kernel": _with_extra_cell(solution, "import os\nos._exit(3)", "add_floats_hidden"),
         "memory_hog": _with_extra_cell(solution, "hog = bytearray(16 * 1024 ** 3)", "add"),
+        "overwrites_answers": _with_extra_cell(
+            solution, "import os, pathlib\nfor f in pathlib.Path(os.environ['GAN_COURSE_ANSWERS']).glob('*.npz'):\n"
+            "    f.write_bytes(b'forged')", "add"),
         "floods_stdout": _with_extra_cell(solution, "for i in range(200000):\n    print('x' * 100)", "add"),
     }
     for student, notebook in cases.items():
@@ -83,9 +87,11 @@ def graded_class(tiny_course, tmp_path_factory):
     write_submission(submitted, "renamed", nbformat.read(solution, as_version=4), name="Tiny-mine.ipynb")
     (submitted / "missing_notebook" / TINY).mkdir(parents=True)
     out = tmp_path_factory.mktemp("out")
+    answers = tmp_path_factory.mktemp("answers")
+    np.savez(answers / f"{TINY}.npz", x=np.arange(3))
     records = grade(assignment=TINY, submitted_dir=submitted, out_dir=out, jobs=2, limits=LIMITS,
-                    source_dir=tiny_course / "source", progress=False)
-    return out, {r["student_id"]: r for r in records}, submitted
+                    source_dir=tiny_course / "source", answers_dir=answers, progress=False)
+    return out, {r["student_id"]: r for r in records}, submitted, answers
 
 
 def _scores(record):
@@ -93,7 +99,7 @@ def _scores(record):
 
 
 def test_reference_gets_full_marks_and_json_contract(graded_class):
-    out, records, _ = graded_class
+    out, records, *_ = graded_class
     record = read_json(out / "results" / "reference" / f"{TINY}.json")
     assert record == records["reference"]
     assert {"student_id", "assignment", "score", "max_score", "status", "checks"} <= record.keys()
@@ -105,28 +111,28 @@ def test_reference_gets_full_marks_and_json_contract(graded_class):
 
 
 def test_untouched_release_gets_zero(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert records["untouched"]["status"] == "graded"
     assert records["untouched"]["score"] == 0
     assert all(not c["passed"] for c in records["untouched"]["checks"])
 
 
 def test_wrong_function_loses_exactly_its_checks(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert _scores(records["wrong_add"]) == {"add_values": 0, "add_floats_hidden": 0, "scale_values": 3}
     visible = next(c for c in records["wrong_add"]["checks"] if c["grade_id"] == "add_values")
     assert "want:" in visible["message"] and "got:" in visible["message"]
 
 
 def test_equivalent_variant_and_helper_cells_keep_full_marks(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert records["variant_add"]["score"] == FULL
     assert records["helper_cell"]["score"] == FULL
 
 
 @pytest.mark.parametrize("student", ["invalid_json", "empty_file"])
 def test_unreadable_notebook_is_invalid_with_a_reason(graded_class, student):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     record = records[student]
     assert record["status"] == "invalid"
     assert record["score"] == 0
@@ -135,7 +141,7 @@ def test_unreadable_notebook_is_invalid_with_a_reason(graded_class, student):
 
 
 def test_missing_and_renamed_notebooks(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert records["missing_notebook"]["status"] == "missing"
     assert records["renamed"]["score"] == FULL
     assert "renamed" in records["renamed"]["message"]
@@ -143,12 +149,12 @@ def test_missing_and_renamed_notebooks(graded_class):
 
 @pytest.mark.parametrize("student", ["old_jupyter", "huge_saved_output"])
 def test_old_format_and_huge_saved_outputs_are_graded(graded_class, student):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert (records[student]["status"], records[student]["score"]) == ("graded", FULL)
 
 
 def test_deleted_cells(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     deleted_solution = records["deleted_solution"]
     assert deleted_solution["status"] == "missing_cells"
     assert "scale" in deleted_solution["message"]
@@ -159,12 +165,12 @@ def test_deleted_cells(graded_class):
 
 @pytest.mark.parametrize("student", ["rebinds_checks", "patches_numpy", "hides_errors"])
 def test_tampering_gains_nothing(graded_class, student):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert _scores(records[student]) == {"add_values": 0, "add_floats_hidden": 0, "scale_values": 3}
 
 
 def test_runaway_cell_times_out_but_keeps_other_points(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     record = records["infinite_loop"]
     assert _scores(record) == {"add_values": 1, "add_floats_hidden": 2, "scale_values": 0}
     scale = next(c for c in record["checks"] if c["grade_id"] == "scale_values")
@@ -172,7 +178,7 @@ def test_runaway_cell_times_out_but_keeps_other_points(graded_class):
 
 
 def test_kernel_ignoring_interrupts_is_stopped_and_keeps_earlier_points(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     record = records["ignores_interrupt"]
     assert record["status"] == "timeout"
     assert "ignored the interrupt" in record["message"]
@@ -180,25 +186,32 @@ def test_kernel_ignoring_interrupts_is_stopped_and_keeps_earlier_points(graded_c
 
 
 def test_dying_kernel_is_crashed_and_keeps_earlier_points(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     record = records["exits_kernel"]
     assert record["status"] == "crashed"
     assert _scores(record) == {"add_values": 1, "add_floats_hidden": 2, "scale_values": 0}
 
 
 def test_memory_cap_stops_a_hog_without_losing_the_student(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert records["memory_hog"]["status"] == "graded"
     assert records["memory_hog"]["score"] == FULL
 
 
+def test_answer_files_the_kernel_overwrites_are_private_copies(graded_class):
+    _, records, _, answers = graded_class
+    assert records["overwrites_answers"]["score"] == FULL
+    with np.load(answers / f"{TINY}.npz") as archive:
+        np.testing.assert_array_equal(archive["x"], np.arange(3))
+
+
 def test_flooded_output_is_bounded(graded_class):
-    _, records, _ = graded_class
+    _, records, *_ = graded_class
     assert records["floods_stdout"]["score"] == FULL
 
 
 def test_feedback_never_shows_hidden_test_source(graded_class):
-    out, records, _ = graded_class
+    out, records, *_ = graded_class
     for student in records:
         page = (out / "feedback" / student / f"{TINY}.html").read_text()
         assert "SECRET_HIDDEN_ASSERTION" not in page
@@ -208,7 +221,7 @@ def test_feedback_never_shows_hidden_test_source(graded_class):
 
 
 def test_csv_and_gradebook(graded_class):
-    out, records, _ = graded_class
+    out, records, *_ = graded_class
     with (out / "grades.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0].keys()) == ["student_id", "assignment", "score", "max_score", "status"]
@@ -223,7 +236,7 @@ def test_csv_and_gradebook(graded_class):
 
 
 def test_regrading_one_student_is_idempotent(graded_class, tiny_course):
-    out, records, submitted = graded_class
+    out, records, submitted, _ = graded_class
     db = out / "gradebook.db"
     with sqlite3.connect(db) as conn:
         before = conn.execute("select count(*) from grade").fetchone()[0]
@@ -237,7 +250,7 @@ def test_regrading_one_student_is_idempotent(graded_class, tiny_course):
 
 
 def test_cli_grade_exit_code_and_unknown_student(graded_class, tiny_course, capsys):
-    _, _, submitted = graded_class
+    _, _, submitted, _ = graded_class
     code = cli_main(["grade", "gan_basics", str(submitted), "--out", str(submitted.parent / "x"), "--only", "nobody"])
     assert code == 1
     assert "nobody" in capsys.readouterr().err
