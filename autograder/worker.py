@@ -36,7 +36,8 @@ from autograder.notebook import (
 
 # Names the guard snapshots and restores before every test cell.
 GUARDED_MODULES = ("builtins", "numpy", "numpy.testing", "math", "course.checks", "sys")
-MAX_OUTPUT_CHARS = 20_000  # per cell, kept in the graded notebook; the rest is dropped
+MAX_OUTPUT_CHARS = 2_000_000  # output kept per cell (figures included); past it only a stream tail is kept
+STREAM_TAIL_CHARS = 20_000
 
 
 def guard_install_source(token: str) -> str:
@@ -92,12 +93,23 @@ class _BoundedClient(NotebookClient):
         raise KernelUnresponsive(f"a cell ran over {timeout} s and the kernel ignored the interrupt")
 
     def output(self, outs, msg, display_id, cell_index):
-        size = sum(len(json.dumps(o)) for o in outs)
-        if size > MAX_OUTPUT_CHARS and msg["msg_type"] in ("stream", "display_data", "execute_result"):
-            if not outs or outs[-1].get("name") != "grader":
-                outs.append(nbformat.v4.new_output("stream", name="grader", text="[output truncated by the grader]\n"))
+        msg_type = msg["msg_type"]
+        if msg_type in ("stream", "display_data", "execute_result") and _size(outs) > MAX_OUTPUT_CHARS:
+            if msg_type != "stream":
+                return None  # rich output past the cap is dropped
+            # Stream text past the cap keeps only its tail: the pass marker is printed last.
+            name, text = msg["content"].get("name", "stdout"), msg["content"].get("text", "")
+            last = outs[-1] if outs else None
+            if last is not None and last.get("output_type") == "stream" and last.get("name") == name:
+                last["text"] = (last["text"] + text)[-STREAM_TAIL_CHARS:]
+            else:
+                outs.append(nbformat.v4.new_output("stream", name=name, text=text[-STREAM_TAIL_CHARS:]))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def _size(outs) -> int:
+    return sum(len(str(o.get("text", ""))) + len(str(o.get("data", ""))) for o in outs)
 
 
 def _outcome(cell, reply, marker: str) -> dict:
