@@ -52,6 +52,10 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
                 if record["status"] not in ("graded",):
                     ok = False
                     lines.append(f"{assignment}/{source_path.name} [{kind}]: status {record['status']}: {record['message']}")
+                if should_pass and record.get("cell_errors"):
+                    ok = False
+                    lines.append(f"{assignment}/{source_path.name} [{kind}]: cells that are not checks raised errors:")
+                    lines += [f"    {error}" for error in record["cell_errors"]]
                 if wrong:
                     ok = False
                     lines.append(f"{assignment}/{source_path.name} [{kind}]: {len(wrong)} of {len(checks)} checks "

@@ -139,7 +139,7 @@ def run_job(job: dict) -> dict:
     progress_path = Path(job["progress_path"])
     source_nb = read_notebook(Path(job["source_path"]))
     checks = autograded_checks(source_nb, job["notebook"])
-    result = {"notebook": job["notebook"], "status": "graded", "message": "", "checks": {}}
+    result = {"notebook": job["notebook"], "status": "graded", "message": "", "checks": {}, "cell_errors": []}
     try:
         student_nb = read_notebook(Path(job["submission_path"]))
     except InvalidNotebook as error:
@@ -165,6 +165,11 @@ def run_job(job: dict) -> dict:
 
     def on_cell_executed(cell, cell_index, execute_reply):
         gid = grade_id(cell)
+        if gid not in test_ids:
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:  # not scored, but validate insists that the source notebook runs clean
+                where = gid or f"cell {cell_index}"
+                result["cell_errors"].append(f"{where}: {errors[0].get('ename')}: {errors[0].get('evalue', '')[:200]}")
         if gid in test_ids:
             outcome = _outcome(cell, execute_reply, marker)
             result["checks"][gid] = outcome

@@ -1,0 +1,1 @@
+"""Benchmarks of the reference GANs: `make bench` runs `python -m benchmarks.run`."""

@@ -1,0 +1,92 @@
+"""The benchmark code on tiny budgets (speed goals live in `make bench`, never in these tests)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from benchmarks import gans, notebook_code, run, worker  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def vanilla():
+    return gans.build_gan("vanilla")
+
+
+def test_notebook_code_runs_solutions_and_setup_only():
+    cells = dict(notebook_code.code_cells(notebook_code.GAN_BASICS))
+    assert {"setup", "discriminator", "generator", "make_train_step", "dc_generator"} <= set(cells)
+    assert not {"train_vanilla_gan", "load_data", "discriminator_param_count"} & set(cells)
+    assert not any(line.lstrip().startswith("%") for source in cells.values() for line in source.splitlines())
+
+
+def test_dense_gan_flops_match_the_hand_count(vanilla):
+    g = 2 * (96 * 1024 + 1024 * 1024 + 1024 * 784)
+    d = 2 * (784 * 256 + 256 * 256 + 256 * 1)
+    assert gans.model_flops(vanilla.G) == g and gans.model_flops(vanilla.D) == d
+    assert gans.train_step_flops(vanilla) == 128 * (4 * g + 9 * d)
+
+
+def test_conv_flops_count_kernels_and_positions():
+    dcgan = gans.build_gan("dcgan")
+    # dc_discriminator: conv 5x5 1->32 on 24x24 outputs, conv 5x5 32->64 on 8x8, dense 1024->1024, 1024->1
+    want_d = 2 * (24 * 24 * 32 * 25 + 8 * 8 * 64 * 25 * 32 + 1024 * 1024 + 1024)
+    assert gans.model_flops(dcgan.D) == want_d
+    # dc_generator: transposed conv 4x4 128->64 from a 7x7 input, then 64->1 from 14x14
+    want_g = 2 * (96 * 1024 + 1024 * 6272 + 7 * 7 * 128 * 16 * 64 + 14 * 14 * 64 * 16 * 1)
+    assert gans.model_flops(dcgan.G) == want_g
+
+
+def test_compiled_train_step_does_not_retrace(vanilla):
+    step = vanilla.compiled_step
+    batches = iter(vanilla.pipeline())
+    step(*next(batches))
+    after_first = step.experimental_get_tracing_count()
+    for size in (128, 64, 17, 128):  # new batch sizes and new tensors: the input_signature covers them
+        real = tf.constant(vanilla.images[:size])
+        step(real, vanilla.sample_noise(size))
+    for _ in range(3):
+        step(*next(batches))
+    assert step.experimental_get_tracing_count() == after_first
+
+
+def test_pipeline_yields_fixed_size_batches(vanilla):
+    real, noise = next(iter(vanilla.pipeline()))
+    assert real.shape == (128, 784) and noise.shape == (128, 96)
+    assert float(tf.reduce_min(real)) >= -1.0 and float(tf.reduce_max(real)) <= 1.0
+    (numpy_real,) = next(vanilla.numpy_batches())
+    assert numpy_real.shape == (128, 784)
+
+
+def test_eager_and_compiled_steps_train(vanilla):
+    before = [w.numpy().copy() for w in vanilla.G.trainable_variables]
+    d_loss, g_loss = vanilla.eager_step(*next(vanilla.numpy_batches()))
+    assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
+    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, vanilla.G.trainable_variables))
+
+
+def test_gemm_measurement_is_positive():
+    rows = run.measure_gemm(((64, 128, 128),), chain=2, repeats=1)
+    assert rows[0]["flop_per_s"] > 0
+
+
+def test_quick_bench_writes_table_and_plots(tmp_path, monkeypatch):
+    # Workers run in this process (the real run starts one subprocess each, for its peak memory).
+    def in_process(gan, args, out_dir):
+        out = out_dir / "raw" / f"{gan}.json"
+        worker.main(["--gan", gan, "--budget-seconds", "1", "--throughput-seconds", "0.2", "--samples", "200",
+                     "--clock", "wall", "--png-dir", str(out_dir), "--out", str(out)])
+        return json.loads(out.read_text())
+
+    monkeypatch.setattr(run, "run_worker", in_process)
+    summary = run.main(["--quick", "--gans", "vanilla", "--out-dir", str(tmp_path)])
+    result = summary["results"][0]
+    assert result["speedup"] > 0 and result["steps"] >= 1 and result["peak_rss_mb"] > 0
+    assert 1.0 <= result["score"]["inception_score"] <= 10.0
+    table = (tmp_path / "results.md").read_text()
+    assert "| Vanilla GAN (dense) |" in table and "GEMM ceiling" in table
+    for name in ("throughput.png", "quality.png", "samples_vanilla.png", "losses_vanilla.png", "results.json"):
+        assert (tmp_path / name).exists(), name
