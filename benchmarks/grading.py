@@ -73,6 +73,19 @@ def time_floor(repeats: int) -> float:
     return min(times)
 
 
+def time_notebook(assignment: str) -> float:
+    """Seconds to execute the source notebooks once in fast mode with plain nbclient, without any grading."""
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    try:
+        started = time.perf_counter()
+        for path in source_notebooks(assignment):
+            NotebookClient(nbformat.read(path, as_version=4), kernel_name="python3", timeout=600,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        return time.perf_counter() - started
+    finally:
+        del os.environ["NBGRADER_EXECUTION"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", default="gan_basics")
@@ -83,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         submitted = make_class(tmp, args.assignment, args.copies)
         floor = time_floor(repeats=3)
+        notebook = time_notebook(args.assignment)
         ours_1 = time_ours(args.assignment, submitted, 1, tmp / "out1")
         ours_2 = time_ours(args.assignment, submitted, 2, tmp / "out2")
         plain = time_nbgrader(args.assignment, submitted, tmp / "course")
     k = args.copies
     rows = [
         ("kernel start + import TensorFlow (floor)", floor),
+        ("executing the notebook once, no grading (nbclient)", notebook),
         ("nbgrader autograde", plain / k),
         ("autograder grade --jobs 1", ours_1 / k),
         ("autograder grade --jobs 2", ours_2 / k),
@@ -102,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- speed-up of `--jobs 2` over `--jobs 1`: {ours_1 / ours_2:.2f}x",
         f"- `--jobs 1` per submission over the floor: {ours_1 / k / floor:.2f}x;"
         f" nbgrader autograde over the floor: {plain / k / floor:.2f}x",
+        f"- `--jobs 1` per submission over executing the notebook once: {ours_1 / k / notebook:.2f}x"
+        " (the grader's own overhead; the rest is the notebook's own work)",
     ]
     report = "\n".join(lines)
     print(report)
