@@ -104,7 +104,9 @@ def demo(*, workdir: Path, assignments: list[str]) -> int:
             "typical_bug": 0 < records["typical_bug"]["score"] < records["typical_bug"]["max_score"],
         }
         problems += [f"{assignment}: {student} did not score as expected" for student, ok in expected.items() if not ok]
-    print(f"\nclass CSV: {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/<assignment>.html"
+    print("\nAll assignments (grades.csv):")
+    print((out / "grades.csv").read_text().replace(",", "\t"))
+    print(f"class CSV: {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/<assignment>.html"
           f"\ngradebook: {out / 'gradebook.db'}")
     for problem in problems:
         print("PROBLEM:", problem)
