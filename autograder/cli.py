@@ -18,17 +18,16 @@ def _assignments(names: list[str]) -> list[str]:
     return names or known
 
 
-def _config_limits():
+def _config_limits(config_path: Path = REPO_ROOT / "nbgrader_config.py"):
     """Grading limits from nbgrader_config.py (`c.Autograder.*`), falling back to the defaults."""
     from traitlets.config.loader import PyFileConfigLoader
 
     from autograder.grade import Limits
 
     defaults = Limits()
-    config_path = REPO_ROOT / "nbgrader_config.py"
     section = {}
     if config_path.is_file():
-        section = PyFileConfigLoader(config_path.name, path=str(REPO_ROOT)).load_config().get("Autograder", {})
+        section = PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config().get("Autograder", {})
     return {name: int(section.get(name, getattr(defaults, name)))
             for name in ("cell_timeout", "submission_timeout", "memory_mb")}
 

@@ -6,6 +6,8 @@ union of its members' checks); the slow run grades every wrong variant on its ow
 """
 from __future__ import annotations
 
+import html
+
 import nbformat
 import pytest
 
@@ -121,13 +123,13 @@ def with_bodies(bodies: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
-def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode]) -> dict[str, dict]:
+def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
     for student, nb in submissions.items():
         folder = tmp_path / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / NOTEBOOK.name)
     records = grade(assignment=ASSIGNMENT, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out",
-                    jobs=2, limits=LIMITS, progress=False, feedback=False)
+                    jobs=2, limits=LIMITS, progress=False, feedback=feedback)
     return {r["student_id"]: r for r in records}
 
 
@@ -142,11 +144,26 @@ def test_correct_variants_and_wrong_bundles(tmp_path):
         for member in members:
             bodies.update(WRONG[member][0])
         submissions[bundle] = with_bodies(bodies)
-    records = _grade(tmp_path, submissions)
+    records = _grade(tmp_path, submissions, feedback=True)
     assert _lost(records["correct_variants"]) == set(), records["correct_variants"]["checks"]
     for bundle, members in BUNDLES.items():
         expected = set().union(*(WRONG[m][1] for m in members))
         assert _lost(records[bundle]) == expected, bundle
+    # no line of hidden test code reaches the feedback, even where hidden checks failed
+    hidden_lines = {html.escape(line.strip()) for line in _hidden_source_lines() if len(line.strip()) > 25}
+    assert len(hidden_lines) > 20
+    for student in records:
+        page = (tmp_path / "out" / "feedback" / student / f"{ASSIGNMENT}.html").read_text()
+        assert not [line for line in hidden_lines if line in page], student
+
+
+def _hidden_source_lines() -> list[str]:
+    lines = []
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            lines += hidden.splitlines()
+    return lines
 
 
 @pytest.mark.slow
