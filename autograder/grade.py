@@ -88,7 +88,7 @@ def _kill_tree(pid: int) -> None:
 
 
 def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, limits: Limits,
-                 answers_dir: Path = DATA_DIR) -> dict:
+                 answers_dir: Path = DATA_DIR, threads: int | None = None) -> dict:
     """Grade one notebook in a worker process; returns the worker's record (see ``autograder.worker``)."""
     job = {
         "source_path": str(source_path),
@@ -106,6 +106,8 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
     job_path.write_text(json.dumps(job))
     env = dict(os.environ, GAN_COURSE_ANSWERS=str(answers_dir), NBGRADER_EXECUTION="autograde",
                PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    if threads:  # parallel workers share the cores instead of each kernel claiming all of them
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads))
     log_path = workdir.parent / f"{source_path.stem}.worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -144,7 +146,7 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
 
 
 def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits,
-                     answers_dir: Path = DATA_DIR) -> dict:
+                     answers_dir: Path = DATA_DIR, threads: int | None = None) -> dict:
     """Grade every notebook of one submission; returns the result record of the output contract."""
     sources = source_notebooks(submission.assignment, source_dir)
     names = [p.name for p in sources]
@@ -167,7 +169,8 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
             source_nb = read_notebook(source_path)
             if source_path.name in matched:
                 record = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
-                                      workdir=workdir, limits=limits, answers_dir=private_answers)
+                                      workdir=workdir, limits=limits, answers_dir=private_answers,
+                                      threads=threads)
             else:
                 record = {"status": "missing", "message": f"{source_path.name} was not submitted", "checks": {}}
             statuses.append(record["status"])
@@ -253,12 +256,13 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
     book = gradebook.Recorder(db_url=db_url, assignment=assignment, source_dir=source_dir)
     jobs = jobs or os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     records = []
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
         futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
-                               answers_dir=answers_dir): s for s in submissions}
+                               answers_dir=answers_dir, threads=threads): s for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
             try:

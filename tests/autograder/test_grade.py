@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 
 import nbformat
@@ -75,6 +76,10 @@ def graded_class(tiny_course, tmp_path_factory):
         "overwrites_answers": _with_extra_cell(
             solution, "import os, pathlib\nfor f in pathlib.Path(os.environ['GAN_COURSE_ANSWERS']).glob('*.npz'):\n"
             "    f.write_bytes(b'forged')", "add"),
+        "reads_thread_budget": replace_solution(
+            solution, "add", "def add(a, b):\n    import os\n"
+            f"    return a + b if os.environ.get('TF_NUM_INTRAOP_THREADS') == '{max(1, (os.cpu_count() or 1) // 2)}'"
+            " else None"),
         "floods_stdout": _with_extra_cell(solution, "for i in range(200000):\n    print('x' * 100)", "add"),
     }
     for student, notebook in cases.items():
@@ -203,6 +208,11 @@ def test_answer_files_the_kernel_overwrites_are_private_copies(graded_class):
     assert records["overwrites_answers"]["score"] == FULL
     with np.load(answers / f"{TINY}.npz") as archive:
         np.testing.assert_array_equal(archive["x"], np.arange(3))
+
+
+def test_parallel_workers_split_the_cores_between_kernels(graded_class):
+    _, records, *_ = graded_class  # graded with jobs=2: each kernel gets half the cores for TensorFlow
+    assert records["reads_thread_budget"]["score"] == FULL
 
 
 def test_flooded_output_is_bounded(graded_class):
