@@ -151,7 +151,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
     sources = source_notebooks(submission.assignment, source_dir)
     names = [p.name for p in sources]
     matched, notes = _match_notebooks(submission.folder, names)
-    statuses, checks = [], []
+    statuses, checks, manual = [], [], 0.0
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
         workdir = Path(tmp) / "work"
         if submission.folder.is_dir():
@@ -167,6 +167,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
             shutil.copy(answers_file, private_answers / answers_file.name)
         for source_path in sources:
             source_nb = read_notebook(source_path)
+            manual += manual_points(source_nb)
             if source_path.name in matched:
                 record = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
                                       workdir=workdir, limits=limits, answers_dir=private_answers,
@@ -179,7 +180,6 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
             for info in autograded_checks(source_nb, source_path.name):
                 outcome = record["checks"].get(info.grade_id, {"passed": False, "error": "not executed"})
                 checks.append(_check_entry(info, outcome))
-    manual = sum(manual_points(read_notebook(p)) for p in sources)
     status = next((s for s in ("invalid", "crashed", "timeout", "missing", "error", "missing_cells")
                    if s in statuses), "graded")
     return {
