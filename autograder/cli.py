@@ -18,18 +18,16 @@ def _assignments(names: list[str]) -> list[str]:
     return names or known
 
 
-def _config_limits(config_path: Path = REPO_ROOT / "nbgrader_config.py"):
-    """Grading limits from nbgrader_config.py (`c.Autograder.*`), falling back to the defaults."""
-    from traitlets.config.loader import PyFileConfigLoader
+def _limits(args=None):
+    """Grading limits: ``c.Autograder.*`` in nbgrader_config.py (traits with defaults), then the flags."""
+    from autograder.records import Limits
 
-    from autograder.grade import Limits
-
-    defaults = Limits()
-    section = {}
-    if config_path.is_file():
-        section = PyFileConfigLoader(config_path.name, path=str(config_path.parent)).load_config().get("Autograder", {})
-    return {name: int(section.get(name, getattr(defaults, name)))
-            for name in ("cell_timeout", "submission_timeout", "memory_mb")}
+    overrides = {}
+    if args is not None:
+        overrides = {name: getattr(args, name, None) for name in ("cell_timeout", "submission_timeout", "memory_mb")}
+        if getattr(args, "unsafe_no_sandbox", False):
+            overrides["sandbox"] = False
+    return Limits.from_config_file(REPO_ROOT / "nbgrader_config.py", **overrides)
 
 
 def cmd_answers(args) -> int:
@@ -59,12 +57,19 @@ def cmd_release(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from autograder.grade import Limits
+    from autograder.sandbox import SandboxUnavailable, require_sandbox
     from autograder.validate import validate
 
+    limits = _limits(args)
+    if limits.sandbox:
+        try:
+            require_sandbox()
+        except SandboxUnavailable as error:
+            print(f"autograder validate: {error}", file=sys.stderr)
+            return EXIT_FAILED
     all_ok = True
     for name in _assignments(args.assignments):
-        ok, report = validate(assignment=name, limits=Limits(**_config_limits()), jobs=args.jobs)
+        ok, report = validate(assignment=name, limits=limits, jobs=args.jobs)
         print(report, flush=True)
         all_ok &= ok
     print("validate: OK" if all_ok else "validate: FAILED")
@@ -72,17 +77,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.grade import GRADED_STATUSES, Limits, grade
+    from autograder.grade import GRADED_STATUSES, grade
+    from autograder.sandbox import SandboxUnavailable
 
-    limits = _config_limits()
-    for name in limits:
-        if getattr(args, name) is not None:
-            limits[name] = getattr(args, name)
     _assignments([args.assignment])
     try:
         records = grade(assignment=args.assignment, submitted_dir=Path(args.submitted_dir), out_dir=Path(args.out),
-                        jobs=args.jobs, db_url=args.db, only=args.only, limits=Limits(**limits))
-    except FileNotFoundError as error:
+                        jobs=args.jobs, db_url=args.db, only=args.only, limits=_limits(args))
+    except (FileNotFoundError, SandboxUnavailable) as error:
         print(f"autograder grade: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"results: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}")
@@ -120,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("validate", help="solutions earn full marks, stubs earn none")
     p.add_argument("assignments", nargs="*")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run kernels without the bubblewrap sandbox (only where bubblewrap cannot run)")
     p.set_defaults(func=cmd_validate)
 
     p = verbs.add_parser("grade", help="grade submitted/<student>/<assignment>/ folders")
@@ -132,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", dest="cell_timeout", type=int, default=None)
     p.add_argument("--submission-timeout", dest="submission_timeout", type=int, default=None)
     p.add_argument("--memory-mb", dest="memory_mb", type=int, default=None)
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade without the bubblewrap sandbox; every result is marked as graded without one")
     p.set_defaults(func=cmd_grade)
 
     p = verbs.add_parser("export", help="class CSV from the gradebook")

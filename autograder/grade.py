@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -19,21 +18,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psutil
 from tqdm import tqdm
 
+from autograder.answers import AnswerFiles, is_input, npz_bytes, read_npz
 from autograder.notebook import autograded_checks, manual_points, read_notebook
-from autograder.paths import DATA_DIR, SOURCE_DIR, source_notebooks
+from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
+from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
 
-GRADED_STATUSES = ("graded", "missing_cells")  # a score was computed from a full run
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    cell_timeout: int = 120  # seconds for one cell
-    submission_timeout: int = 1200  # seconds for a whole submission
-    memory_mb: int = 8192  # address space of a worker and its kernel (0: no cap)
+UNSANDBOXED_NOTE = "graded WITHOUT a sandbox (--unsafe-no-sandbox)"
 
 
 @dataclass(frozen=True)
@@ -87,28 +82,42 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, limits: Limits,
-                 answers_dir: Path = DATA_DIR, threads: int | None = None) -> dict:
-    """Grade one notebook in a worker process; returns the worker's record (see ``autograder.worker``)."""
-    job = {
-        "source_path": str(source_path),
-        "submission_path": str(submission_path),
-        "notebook": source_path.name,
-        "workdir": str(workdir),
-        "cell_timeout": limits.cell_timeout,
-        "memory_mb": limits.memory_mb,
-        "guard_token": "_grader_guard_" + secrets.token_hex(8),
-        "marker": "grader-check-passed-" + secrets.token_hex(16),
-        "result_path": str(workdir.parent / f"{source_path.stem}.result.json"),
-        "progress_path": str(workdir.parent / f"{source_path.stem}.progress.jsonl"),
-    }
-    job_path = workdir.parent / f"{source_path.stem}.job.json"
-    job_path.write_text(json.dumps(job))
-    env = dict(os.environ, GAN_COURSE_ANSWERS=str(answers_dir), NBGRADER_EXECUTION="autograde",
-               PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path) -> tuple[Path, list[str]]:
+    """The kernel's answer folder (inputs only, of this assignment only) and the judge's answer files.
+
+    With a grading set (``autograder/hidden/<a>.grading.npz``) the kernel gets its inputs and the judge all of
+    it; otherwise the kernel gets the public file's inputs and the judge the public and hidden files.
+    """
+    files = AnswerFiles.of(assignment, data_dir=answers_dir, hidden_dir=hidden_dir)
+    kernel_dir = dest / "answers"
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
+    inputs_from = files.grading if files.grading.is_file() else files.public
+    if inputs_from.is_file():
+        inputs = {k: v for k, v in read_npz(inputs_from).items() if is_input(k)}
+        (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))
+    return kernel_dir, judge_files
+
+
+def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, limits: Limits, assignment: str,
+                 kernel_answers_dir: Path, judge_answers: list[str], threads: int | None = None) -> NotebookResult:
+    """Grade one notebook in a worker process (``autograder.worker``) and return its result."""
+    stem = source_path.stem
+    job = Job(
+        assignment=assignment, notebook=source_path.name, source_path=str(source_path),
+        submission_path=str(submission_path), workdir=str(workdir),
+        channel_dir=str(workdir.parent / f"{stem}.channel"), kernel_answers_dir=str(kernel_answers_dir),
+        judge_answers=list(judge_answers), result_path=str(workdir.parent / f"{stem}.result.json"),
+        progress_path=str(workdir.parent / f"{stem}.progress.jsonl"), cell_timeout=limits.cell_timeout,
+        memory_mb=limits.memory_mb, sandbox=limits.sandbox,
+    )
+    job_path = workdir.parent / f"{stem}.job.json"
+    job.write(job_path)
+    env = dict(os.environ, NBGRADER_EXECUTION="autograde", PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
+               MPLBACKEND="Agg")
     if threads:  # parallel workers share the cores instead of each kernel claiming all of them
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS=str(threads))
-    log_path = workdir.parent / f"{source_path.stem}.worker.log"
+    log_path = workdir.parent / f"{stem}.worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "autograder.worker", str(job_path)],
@@ -119,39 +128,46 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
             process.wait(timeout=limits.submission_timeout)
             killed = None
         except subprocess.TimeoutExpired:
-            _kill_tree(process.pid)
             killed = f"stopped after the {limits.submission_timeout} s limit for a submission"
-    result_path = Path(job["result_path"])
+        # Whatever happened, nothing the worker started outlives it (the sandbox's PID namespace dies with it).
+        _kill_tree(process.pid)
+    result_path = Path(job.result_path)
     if killed is None and result_path.is_file():
-        return json.loads(result_path.read_text())
-    # The worker was killed or died: keep the checks it reported before that.
-    checks = {}
-    progress_path = Path(job["progress_path"])
+        return NotebookResult.from_dict(json.loads(result_path.read_text()))
+    # The worker was killed or died: keep the verdicts it reported before that.
+    result = NotebookResult(notebook=source_path.name, sandboxed=limits.sandbox)
+    progress_path = Path(job.progress_path)
     if progress_path.is_file():
         for line in progress_path.read_text().splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+                result.checks[record["grade_id"]] = NotebookResult.from_dict(
+                    {"notebook": "", "checks": {record["grade_id"]: record}}).checks[record["grade_id"]]
+            except (json.JSONDecodeError, KeyError, TypeError):
                 continue  # a line cut short by the kill
-            checks[record.pop("grade_id")] = record
     if killed:
-        status, message = "timeout", killed
+        result.status, result.message = Status.TIMEOUT.value, killed
     else:
         tail = log_path.read_bytes()[-400:].decode(errors="replace").strip().splitlines()
         reason = tail[-1] if tail else f"exit code {process.returncode}"
         if "MemoryError" in reason or process.returncode in (-9, 137):
             reason = f"out of memory (limit {limits.memory_mb} MB): {reason}"
-        status, message = "crashed", f"the grading worker died: {reason}"
-    return {"notebook": source_path.name, "status": status, "message": message, "checks": checks}
+        result.status, result.message = Status.CRASHED.value, f"the grading worker died: {reason}"
+    return result
 
 
 def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits,
-                     answers_dir: Path = DATA_DIR, threads: int | None = None) -> dict:
-    """Grade every notebook of one submission; returns the result record of the output contract."""
+                     answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
+                     threads: int | None = None) -> dict:
+    """Grade every notebook of one submission; returns the result record of the output contract.
+
+    The record's ``executed`` maps each notebook's file name to the executed notebook (for nbgrader's
+    ``autograded/`` folder); the parent takes it out before writing the record.
+    """
     sources = source_notebooks(submission.assignment, source_dir)
     names = [p.name for p in sources]
     matched, notes = _match_notebooks(submission.folder, names)
-    statuses, checks, manual = [], [], 0.0
+    statuses, checks, manual, executed = [], [], 0.0, {}
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
         workdir = Path(tmp) / "work"
         if submission.folder.is_dir():
@@ -159,29 +175,31 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         else:
             workdir.mkdir()
-        # The kernel reads a private copy of the answer files: code that overwrites them can only
-        # hurt its own run, never the next student's.
-        private_answers = Path(tmp) / "answers"
-        private_answers.mkdir()
-        for answers_file in Path(answers_dir).glob("*.npz"):
-            shutil.copy(answers_file, private_answers / answers_file.name)
+        # The kernel reads a private copy of its answer inputs: code that overwrites them can only
+        # hurt its own run, and the expected values stay with the judge.
+        kernel_answers, judge_answers = prepare_answers(submission.assignment, answers_dir=answers_dir,
+                                                        hidden_dir=hidden_dir, dest=Path(tmp))
         for source_path in sources:
             source_nb = read_notebook(source_path)
             manual += manual_points(source_nb)
             if source_path.name in matched:
-                record = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
-                                      workdir=workdir, limits=limits, answers_dir=private_answers,
+                result = run_notebook(source_path=source_path, submission_path=matched[source_path.name],
+                                      workdir=workdir, limits=limits, assignment=submission.assignment,
+                                      kernel_answers_dir=kernel_answers, judge_answers=judge_answers,
                                       threads=threads)
             else:
-                record = {"status": "missing", "message": f"{source_path.name} was not submitted", "checks": {}}
-            statuses.append(record["status"])
-            if record.get("message"):
-                notes.append(record["message"])
+                result = NotebookResult(notebook=source_path.name, status=Status.MISSING.value,
+                                        message=f"{source_path.name} was not submitted", sandboxed=limits.sandbox)
+            statuses.append(result.status)
+            if result.message:
+                notes.append(result.message)
+            if result.executed is not None:
+                executed[source_path.name] = result.executed
             for info in autograded_checks(source_nb, source_path.name):
-                outcome = record["checks"].get(info.grade_id, {"passed": False, "error": "not executed"})
-                checks.append(_check_entry(info, outcome))
-    status = next((s for s in ("invalid", "crashed", "timeout", "missing", "error", "missing_cells")
-                   if s in statuses), "graded")
+                checks.append(_check_entry(info, result.checks.get(info.grade_id)))
+    status = next((s for s in STATUS_PRECEDENCE if s in statuses), Status.GRADED.value)
+    if not limits.sandbox:
+        notes.insert(0, UNSANDBOXED_NOTE)
     return {
         "student_id": submission.student_id,
         "assignment": submission.assignment,
@@ -190,19 +208,16 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         "status": status,
         "message": "; ".join(dict.fromkeys(n for n in notes if n)),
         "manual_max_score": manual,
+        "sandboxed": bool(limits.sandbox),
         "checks": checks,
+        "executed": executed,
     }
 
 
-def _check_entry(info, outcome: dict) -> dict:
-    passed = bool(outcome.get("passed"))
-    if passed:
-        message = ""
-    elif info.hidden:
-        # Hidden checks report the assertion's words only: never the code, never a traceback.
-        message = outcome.get("error") or "failed"
-    else:
-        message = "\n".join(part for part in (outcome.get("stdout", ""), outcome.get("error", "")) if part)
+def _check_entry(info, outcome) -> dict:
+    """One check of the output contract: the judge's verdict and words (hidden checks: the check's message)."""
+    passed = bool(outcome is not None and outcome.passed)
+    message = "" if passed else (outcome.message if outcome is not None else "not executed") or "failed"
     return {
         "grade_id": info.grade_id,
         "notebook": info.notebook,
@@ -243,11 +258,18 @@ def write_csv(out_dir: Path, assignment: str) -> Path:
 
 def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | None = None,
           db_url: str | None = None, only: str | None = None, limits: Limits = Limits(),
-          source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, feedback: bool = True,
-          progress: bool = True) -> list[dict]:
-    """Grade a class; write results, grades.csv, the gradebook and feedback; return the records."""
+          source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
+          feedback: bool = True, progress: bool = True) -> list[dict]:
+    """Grade a class; write results, grades.csv, the gradebook and feedback; return the records.
+
+    Refuses (``SandboxUnavailable``, naming the fix) when ``limits.sandbox`` and no sandbox can be started.
+    """
     from autograder import feedback as feedback_module
     from autograder import gradebook
+    from autograder.sandbox import require_sandbox
+
+    if limits.sandbox:
+        require_sandbox()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -262,7 +284,8 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
         futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
-                               answers_dir=answers_dir, threads=threads): s for s in submissions}
+                               answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads): s
+                   for s in submissions}
         for future in as_completed(futures):
             submission = futures[future]
             try:
@@ -271,6 +294,7 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
                 record = {"student_id": submission.student_id, "assignment": assignment, "score": 0.0,
                           "max_score": 0.0, "status": "error", "checks": [],
                           "message": f"grader error: {type(error).__name__}: {error}"}
+            executed = record.pop("executed", {})  # instructor-only: never in results/ or feedback
             write_result(out_dir, record)  # the parent is the only writer, one record at a time
             book.record(record)
             if feedback:

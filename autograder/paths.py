@@ -7,6 +7,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = REPO_ROOT / "source"
 RELEASE_DIR = REPO_ROOT / "release"
 DATA_DIR = REPO_ROOT / "data"
+# Instructor-only expected values (hidden checks, grading inputs): never released, never mounted in a sandbox.
+HIDDEN_DIR = REPO_ROOT / "autograder" / "hidden"
 
 
 def assignments() -> list[str]:

@@ -1,6 +1,9 @@
-"""`autograder validate`: the source notebooks earn every autograded point, the release stubs earn none.
+"""`autograder validate`: the source notebooks follow the conventions, earn every autograded point, and the
+release stubs earn none.
 
-Both runs go through the grading worker, so validation exercises exactly what grading does.
+Three steps per notebook: ``autograder.judge.lint_notebook`` (probe/judge test cells, imports first, no bare
+``assert``, one grading flag, no hidden expected value read by visible code); then both runs go through the
+grading worker (sandbox, probe, judge), so validation exercises exactly what grading does.
 """
 from __future__ import annotations
 
@@ -8,27 +11,44 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.grade import Limits, run_notebook
+from autograder.answers import hidden_keys, reference_names
+from autograder.grade import prepare_answers, run_notebook
+from autograder.judge import lint_notebook
 from autograder.nbgrader_api import generate_assignment
 from autograder.notebook import autograded_checks, read_notebook
-from autograder.paths import DATA_DIR, SOURCE_DIR, source_notebooks
+from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
+from autograder.records import Limits, NotebookResult
 
 
-def _run(source_path: Path, submission_path: Path, limits: Limits, answers_dir: Path) -> dict:
+def _run(assignment: str, source_path: Path, submission_path: Path, limits: Limits, answers_dir: Path,
+         hidden_dir: Path) -> NotebookResult:
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         workdir = Path(tmp) / "work"
         workdir.mkdir()
+        kernel_answers, judge_answers = prepare_answers(assignment, answers_dir=answers_dir, hidden_dir=hidden_dir,
+                                                        dest=Path(tmp))
         return run_notebook(source_path=source_path, submission_path=submission_path, workdir=workdir,
-                            limits=limits, answers_dir=answers_dir)
+                            limits=limits, assignment=assignment, kernel_answers_dir=kernel_answers,
+                            judge_answers=judge_answers)
 
 
 def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR,
-             limits: Limits = Limits(), jobs: int = 2) -> tuple[bool, str]:
+             hidden_dir: Path = HIDDEN_DIR, limits: Limits | None = None, jobs: int = 2) -> tuple[bool, str]:
     """Return (ok, report) for one assignment."""
+    limits = limits if limits is not None else Limits()
     sources = source_notebooks(assignment, source_dir)
     if not sources:
         return False, f"{assignment}: no notebooks in {source_dir / assignment}"
     lines, ok = [], True
+    secret_keys = hidden_keys(assignment) if assignment in reference_names() else frozenset()
+    for source_path in sources:
+        problems = lint_notebook(source_path, hidden_keys=secret_keys)
+        if problems:
+            ok = False
+            lines.append(f"{assignment}/{source_path.name} [conventions]: {len(problems)} problems:")
+            lines += [f"    {problem}" for problem in problems]
+        else:
+            lines.append(f"{assignment}/{source_path.name} [conventions]: OK")
     with tempfile.TemporaryDirectory(prefix="validate-release-") as tmp:
         release_dir = Path(tmp) / "release"
         generate_assignment(assignment=assignment, release_dir=release_dir,
@@ -37,32 +57,33 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for source_path in sources:
                 release_path = release_dir / assignment / source_path.name
-                runs.append((source_path, "source", True, pool.submit(_run, source_path, source_path, limits, answers_dir)))
-                runs.append((source_path, "release", False, pool.submit(_run, source_path, release_path, limits, answers_dir)))
+                for kind, path, should_pass in (("source", source_path, True), ("release", release_path, False)):
+                    runs.append((source_path, kind, should_pass,
+                                 pool.submit(_run, assignment, source_path, path, limits, answers_dir, hidden_dir)))
             for source_path, kind, should_pass, future in runs:
-                record = future.result()
+                result = future.result()
                 checks = autograded_checks(read_notebook(source_path), source_path.name)
+                where = f"{assignment}/{source_path.name} [{kind}]"
                 if not checks:
                     ok = False
                     lines.append(f"{assignment}/{source_path.name}: no autograded checks")
                     continue
                 wrong = [c.grade_id for c in checks
-                         if record["checks"].get(c.grade_id, {}).get("passed", False) != should_pass]
+                         if (result.checks[c.grade_id].passed if c.grade_id in result.checks else False) != should_pass]
                 want = "pass on the solutions" if should_pass else "fail on the stubs"
-                if record["status"] not in ("graded",):
+                if result.status != "graded":
                     ok = False
-                    lines.append(f"{assignment}/{source_path.name} [{kind}]: status {record['status']}: {record['message']}")
-                if should_pass and record.get("cell_errors"):
+                    lines.append(f"{where}: status {result.status}: {result.message}")
+                if should_pass and result.cell_errors:
                     ok = False
-                    lines.append(f"{assignment}/{source_path.name} [{kind}]: cells that are not checks raised errors:")
-                    lines += [f"    {error}" for error in record["cell_errors"]]
+                    lines.append(f"{where}: cells that are not checks raised errors:")
+                    lines += [f"    {error}" for error in result.cell_errors]
                 if wrong:
                     ok = False
-                    lines.append(f"{assignment}/{source_path.name} [{kind}]: {len(wrong)} of {len(checks)} checks "
-                                 f"do not {want}:")
+                    lines.append(f"{where}: {len(wrong)} of {len(checks)} checks do not {want}:")
                     for gid in wrong:
-                        detail = record["checks"].get(gid, {}).get("error", "")
-                        lines.append(f"    {gid}: {detail[:300]}")
+                        outcome = result.checks.get(gid)
+                        lines.append(f"    {gid}: {(outcome.message if outcome else 'not executed')[:300]}")
                 else:
-                    lines.append(f"{assignment}/{source_path.name} [{kind}]: all {len(checks)} checks {want}")
+                    lines.append(f"{where}: all {len(checks)} checks {want}")
     return ok, "\n".join(lines)

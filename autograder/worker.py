@@ -1,14 +1,15 @@
 """One grading job, run in its own process: ``python -m autograder.worker JOB.json``.
 
-The parent writes a job file, starts this worker with resource limits in a new process group, and reads
-back ``result.json``. Each test cell's outcome is also appended to ``progress.jsonl`` the moment it is
-known, so when the parent has to kill a runaway submission the checks that already passed keep their points.
+The worker is the trusted side of grading one notebook. It runs outside the sandbox; the kernel that runs
+the student's code runs inside one (``autograder.sandbox``) and talks to it only through the Jupyter protocol
+on IPC sockets. For each autograded test cell the kernel runs just the cell's imports and probe, then sends
+the values the judge needs (``course.probe``); the worker's judge (``autograder.judge``) decides pass or fail
+with the expected values, which the kernel never sees. What the kernel prints, the status it replies and the
+files it writes decide nothing.
 
-Test cells are instrumented before execution:
-- a prelude restores ``numpy``, ``course.checks``, ``builtins`` and ``sys.modules`` entries from a snapshot
-  taken before any student code ran, so monkeypatching them in a solution cell gains nothing;
-- an epilogue prints a per-run random marker; a check passes only if its cell printed the marker, the
-  kernel replied ``ok`` and no error output appeared, so silencing tracebacks gains nothing either.
+Each verdict is appended to the progress file the moment it is known, so when the parent has to kill a
+runaway submission the checks already decided keep their points. Job, progress and result files live beside
+the scratch folder, outside the sandbox.
 """
 from __future__ import annotations
 
@@ -21,50 +22,27 @@ from pathlib import Path
 from queue import Empty
 
 import nbformat
+import numpy as np
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async
 
+from autograder import judge as judging
 from autograder.notebook import (
     InvalidNotebook,
     assemble,
     autograded_checks,
     grade_id,
     is_autograded_test,
+    is_hidden,
     read_notebook,
 )
+from autograder.records import CheckOutcome, Job, NotebookResult, Status
+from autograder.sandbox import kernel_environment, kernel_manager
+from course.probe import MIME_TYPE, ProbeError, decode
 
-# Names the guard snapshots and restores before every test cell.
-GUARDED_MODULES = ("builtins", "numpy", "numpy.testing", "math", "course.checks", "sys")
 MAX_OUTPUT_CHARS = 2_000_000  # output kept per cell (figures included); past it only a stream tail is kept
 STREAM_TAIL_CHARS = 20_000
-
-
-def guard_install_source(token: str) -> str:
-    """Code of the cell the grader runs first: snapshot what the checks rely on."""
-    return f"""\
-def _install_guard():
-    import builtins, importlib, sys
-    modules = {{name: importlib.import_module(name) for name in {GUARDED_MODULES!r}}}
-
-    def restore():
-        for name, module in modules.items():
-            sys.modules[name] = module
-            vars(module).update(attributes[name])
-
-    setattr(builtins, {token!r}, restore)
-    attributes = {{name: dict(vars(module)) for name, module in modules.items()}}
-
-
-_install_guard()
-del _install_guard
-"""
-
-
-def instrument(source: str, token: str, marker: str) -> str:
-    """Wrap a test cell: restore the guarded modules first, print the pass marker last."""
-    prelude = f"__import__('builtins').{token}()"
-    return f"{prelude}\n{source}\nprint({marker!r})"
 
 
 class KernelUnresponsive(Exception):
@@ -94,11 +72,15 @@ class _BoundedClient(NotebookClient):
 
     def output(self, outs, msg, display_id, cell_index):
         msg_type = msg["msg_type"]
+        content = msg.get("content", {})
+        if msg_type == "display_data" and MIME_TYPE in content.get("data", {}):
+            # The probe's values: kept apart from the capped outputs (the last one of a cell counts).
+            self.probes[cell_index] = content["data"][MIME_TYPE]
+            return None
         if msg_type in ("stream", "display_data", "execute_result") and _size(outs) > MAX_OUTPUT_CHARS:
             if msg_type != "stream":
                 return None  # rich output past the cap is dropped
-            # Stream text past the cap keeps only its tail: the pass marker is printed last.
-            name, text = msg["content"].get("name", "stdout"), msg["content"].get("text", "")
+            name, text = content.get("name", "stdout"), content.get("text", "")
             last = outs[-1] if outs else None
             if last is not None and last.get("output_type") == "stream" and last.get("name") == name:
                 last["text"] = (last["text"] + text)[-STREAM_TAIL_CHARS:]
@@ -112,102 +94,132 @@ def _size(outs) -> int:
     return sum(len(str(o.get("text", ""))) + len(str(o.get("data", ""))) for o in outs)
 
 
-def _outcome(cell, reply, marker: str) -> dict:
-    """Score one executed test cell from its reply and outputs."""
-    content = (reply or {}).get("content", {})
-    status = content.get("status", "error")
+def load_judge_answers(paths: list[str]) -> dict[str, np.ndarray]:
+    answers: dict[str, np.ndarray] = {}
+    for path in paths:
+        if Path(path).is_file():
+            with np.load(path, allow_pickle=False) as archive:
+                answers.update({key: archive[key] for key in archive.files})
+    return answers
+
+
+def _kernel_error(cell) -> str:
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    stdout = "".join(o.get("text", "") for o in cell.get("outputs", [])
-                     if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    passed = status == "ok" and not errors and marker in stdout
-    if content.get("ename") == "CellTimeoutError":
-        error = f"CellTimeoutError: {content.get('evalue', '')}"
-    elif errors:
-        error = f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}".strip()
-    elif status != "ok":
-        error = f"cell did not finish ({status})"
-    elif not passed:
-        error = "the check's completion marker was not printed (output suppressed?)"
-    else:
-        error = ""
-    return {"passed": passed, "error": error, "stdout": stdout.replace(marker, "").strip()}
+    if not errors:
+        return ""
+    # The student's own exception, which the student's kernel reported: shown as such, never as a verdict.
+    return f"{errors[0].get('ename', 'Error')}: {str(errors[0].get('evalue', ''))[:300]}".strip()
 
 
-def run_job(job: dict) -> dict:
-    """Assemble, instrument and execute one submission notebook; return its result record."""
-    workdir = Path(job["workdir"])
-    progress_path = Path(job["progress_path"])
-    source_nb = read_notebook(Path(job["source_path"]))
-    checks = autograded_checks(source_nb, job["notebook"])
-    result = {"notebook": job["notebook"], "status": "graded", "message": "", "checks": {}, "cell_errors": []}
+def run_job(job: Job) -> NotebookResult:
+    """Assemble, execute (probes in the sandboxed kernel) and judge one submission notebook."""
+    workdir = Path(job.workdir)
+    progress_path = Path(job.progress_path)
+    source_nb = read_notebook(Path(job.source_path))
+    checks = autograded_checks(source_nb, job.notebook)
+    result = NotebookResult(notebook=job.notebook, sandboxed=job.sandbox)
     try:
-        student_nb = read_notebook(Path(job["submission_path"]))
+        student_nb = read_notebook(Path(job.submission_path))
     except InvalidNotebook as error:
-        result.update(status="invalid", message=str(error))
+        result.status, result.message = Status.INVALID.value, str(error)
         return result
 
     assembled = assemble(source_nb, student_nb)
     notes = []
     if assembled.missing:
-        result["status"] = "missing_cells"
+        result.status = Status.MISSING_CELLS.value
         notes.append("missing solution cells graded as unanswered: " + ", ".join(assembled.missing))
     if assembled.duplicated:
         notes.append("duplicated cells, the first copy was graded: " + ", ".join(assembled.duplicated))
 
+    answers = load_judge_answers(job.judge_answers)
     nb = assembled.notebook
-    token, marker = job["guard_token"], job["marker"]
-    test_ids = set()
-    for cell in nb.cells:
+    tests: dict[int, tuple[str, judging.CellParts, bool, str]] = {}
+    for index, cell in enumerate(nb.cells):
         if is_autograded_test(cell):
-            test_ids.add(grade_id(cell))
-            cell.source = instrument(cell.source, token, marker)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(source=guard_install_source(token)))
+            try:
+                parts = judging.split_test_cell(cell.source)
+            except judging.LintError as error:  # a source problem: every grading of it fails the same way
+                parts = judging.CellParts("", "raise RuntimeError('this check cannot run')", "", ())
+                notes.append(f"{grade_id(cell)}: {error}")
+            tests[index] = (grade_id(cell), parts, is_hidden(cell), cell.source)
+            cell.source = judging.kernel_source(parts)
 
     def on_cell_executed(cell, cell_index, execute_reply):
-        gid = grade_id(cell)
-        if gid not in test_ids:
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            if errors:  # not scored, but validate insists that the source notebook runs clean
-                where = gid or f"cell {cell_index}"
-                result["cell_errors"].append(f"{where}: {errors[0].get('ename')}: {errors[0].get('evalue', '')[:200]}")
-        if gid in test_ids:
-            outcome = _outcome(cell, execute_reply, marker)
-            result["checks"][gid] = outcome
-            with progress_path.open("a") as progress:
-                progress.write(json.dumps({"grade_id": gid, **outcome}) + "\n")
+        if cell_index not in tests:
+            error = _kernel_error(cell)
+            if error:  # not scored, but validate insists that the source notebook runs clean
+                result.cell_errors.append(f"{grade_id(cell) or f'cell {cell_index}'}: {error[:200]}")
+            return
+        gid, parts, hidden, _ = tests[cell_index]
+        outcome = _judge_cell(cell, execute_reply, client.probes.pop(cell_index, None), parts, hidden, answers)
+        result.checks[gid] = outcome
+        with progress_path.open("a") as progress:
+            progress.write(json.dumps({"grade_id": gid, "passed": outcome.passed, "message": outcome.message}) + "\n")
 
+    env = kernel_environment(dict(os.environ, GAN_COURSE_ANSWERS=job.kernel_answers_dir))
+    km = kernel_manager(workdir=workdir, channel_dir=Path(job.channel_dir), sandbox=job.sandbox,
+                        read_only=(Path(job.kernel_answers_dir),), env=env)
     client = _BoundedClient(
         nb,
-        timeout=job["cell_timeout"],
+        km=km,
+        timeout=job.cell_timeout,
         interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeoutError", "evalue": f"cell exceeded {job['cell_timeout']} s"},
+        error_on_timeout={"ename": "CellTimeoutError", "evalue": f"cell exceeded {job.cell_timeout} s"},
         allow_errors=True,
-        kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=on_cell_executed,
     )
+    client.probes = {}
     try:
         client.execute(cwd=str(workdir))
     except KernelUnresponsive as error:
-        result["status"] = "timeout"
+        result.status = Status.TIMEOUT.value
         notes.append(str(error))
     except DeadKernelError:
-        result["status"] = "crashed"
+        result.status = Status.CRASHED.value
         notes.append("the kernel died (os._exit, a crash or the memory limit)")
     except Exception as error:  # nbclient errors we cannot recover from
-        result["status"] = "crashed"
+        result.status = Status.CRASHED.value
         notes.append(f"execution stopped: {type(error).__name__}: {str(error)[:300]}")
     for check in checks:
-        result["checks"].setdefault(check.grade_id, {"passed": False, "error": "not executed", "stdout": ""})
-    result["message"] = "; ".join(notes)
+        result.checks.setdefault(check.grade_id, CheckOutcome(False, "not executed"))
+    # The executed notebook for nbgrader's autograded/ folder: test cells show their source and the verdict.
+    for index, (gid, _, _, source) in tests.items():
+        cell = nb.cells[index]
+        cell.source = source
+        outcome = result.checks[gid]
+        cell.outputs = [nbformat.v4.new_output(
+            "stream", name="stdout", text=("PASSED" if outcome.passed else f"FAILED\n{outcome.message}") + "\n")]
+    result.executed = nb
+    result.message = "; ".join(notes)
     return result
 
 
+def _judge_cell(cell, reply, payload, parts, hidden: bool, answers: dict) -> CheckOutcome:
+    """The verdict on one test cell: the judge's, on the values the probe sent; nothing else passes."""
+    content = (reply or {}).get("content", {})
+    if content.get("ename") == "CellTimeoutError":
+        return CheckOutcome(False, f"the code this check calls ran too long ({content.get('evalue', '')})")
+    error = _kernel_error(cell)
+    if error:
+        return CheckOutcome(False, f"your code raised {error}")
+    if payload is None:
+        return CheckOutcome(False, "the values this check needs never reached the grader")
+    try:
+        values, problems = decode(payload)
+        missing = [str(name) for name in payload.get("missing", [])]
+    except (ProbeError, ValueError, KeyError, TypeError, OSError) as problem:
+        return CheckOutcome(False, f"the values this check needs could not be read ({type(problem).__name__})")
+    verdict = judging.judge(parts, values=values, problems=problems, missing=missing, answers=answers,
+                            hidden=hidden)
+    return CheckOutcome(verdict.passed, verdict.message)
+
+
 def main(argv: list[str]) -> int:
-    job_path = Path(argv[0])
-    job = json.loads(job_path.read_text())
-    if job.get("memory_mb"):  # set here rather than in the parent's fork: the kernel inherits it
-        limit = job["memory_mb"] * 1024 * 1024
+    job = Job.read(Path(argv[0]))
+    if job.memory_mb:  # set here rather than in the parent's fork: the kernel inherits it
+        limit = job.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -215,8 +227,9 @@ def main(argv: list[str]) -> int:
     try:
         result = run_job(job)
     except InvalidNotebook as error:  # the source itself: an instructor problem, said plainly
-        result = {"notebook": job["notebook"], "status": "error", "message": str(error), "checks": {}}
-    Path(job["result_path"]).write_text(json.dumps(result, indent=1))
+        result = NotebookResult(notebook=job.notebook, status=Status.ERROR.value, message=str(error),
+                                sandboxed=job.sandbox)
+    Path(job.result_path).write_text(result.to_json())
     return 0
 
 

@@ -41,7 +41,45 @@ def load_answers(assignment: str) -> dict[str, np.ndarray]:
             f"or set ${ANSWERS_DIR_ENV} to the folder holding {assignment}.npz"
         )
     with np.load(path) as archive:
-        return {key: archive[key] for key in archive.files}
+        answers = {key: archive[key] for key in archive.files}
+    hidden = _hidden_answers_path(assignment)
+    if hidden is not None and hidden.is_file():
+        with np.load(hidden) as archive:
+            answers.update({key: archive[key] for key in archive.files})
+    return answers
+
+
+def _hidden_answers_path(assignment: str) -> Path | None:
+    """The instructor-only expected values of hidden checks, next to the grader (absent from a student's copy,
+    and never mounted in a grading sandbox); None when ``$GAN_COURSE_ANSWERS`` points elsewhere."""
+    if os.environ.get(ANSWERS_DIR_ENV):
+        return None
+    return Path(__file__).resolve().parents[1] / "autograder" / "hidden" / f"{assignment}.npz"
+
+
+class CheckFailed(AssertionError):
+    """A failed check, with what it compared, so the grader can word the feedback itself.
+
+    ``str()`` is the full report (want / got / relative error / threshold, arrays summarised); ``hidden_message()``
+    leaves out the expected value, for checks whose expected values students must not see.
+    """
+
+    def __init__(self, name: str, *, want=None, got=None, error=None, threshold=None, explanation=None):
+        self.name, self.want, self.got = name, want, got
+        self.error, self.threshold, self.explanation = error, threshold, explanation
+        if explanation is not None:
+            text = f"{name}: {explanation}"
+        else:
+            text = _report(name, want, got, error, threshold)
+        super().__init__(text)
+
+    def hidden_message(self) -> str:
+        if self.explanation is not None:
+            return f"{self.name}: {self.explanation}"
+        if self.error is not None:
+            return (f"{self.name}: differs from the expected value (relative error {self.error:.3g}, "
+                    f"threshold {self.threshold:.3g})")
+        return f"{self.name}: got {_short(self.got)}, which is not the expected value"
 
 
 def _report(name: str, want, got, error=None, threshold=None) -> str:
@@ -54,7 +92,13 @@ def _report(name: str, want, got, error=None, threshold=None) -> str:
 
 
 def _short(value) -> str:
-    text = np.array2string(np.asarray(value), threshold=8, precision=6) if not isinstance(value, str) else value
+    if isinstance(value, str):
+        text = value
+    else:
+        array = np.asarray(value)
+        text = np.array2string(array, threshold=8, precision=6, edgeitems=2)
+        if array.ndim > 0 and array.size > 8:
+            text = f"{text.replace(chr(10), ' ')} (shape {array.shape})"
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -67,31 +111,38 @@ def check_close(name: str, got, want, threshold: float) -> None:
     got_array = np.asarray(got)
     want_array = np.asarray(want)
     if got_array.shape != want_array.shape and got_array.size != want_array.size:
-        message = _report(name, f"shape {want_array.shape}", f"shape {got_array.shape}")
-        print(message)
-        raise AssertionError(message)
-    error = rel_error(got_array.reshape(want_array.shape), want_array)
+        failure = CheckFailed(name, want=f"shape {want_array.shape}", got=f"shape {got_array.shape}")
+        print(f"{failure}\n  FAILED")
+        raise failure
+    try:
+        error = rel_error(got_array.reshape(want_array.shape), want_array)
+    except (TypeError, ValueError) as problem:  # strings, objects: not numbers
+        failure = CheckFailed(name, want=want_array, got=got_array, explanation=f"not numbers ({problem})")
+        print(f"{failure}\n  FAILED")
+        raise failure from None
     passed = bool(error <= threshold)  # NaN fails too
-    message = _report(name, want_array, got_array, error, threshold)
-    print(message + ("\n  PASSED" if passed else "\n  FAILED"))
+    print(_report(name, want_array, got_array, error, threshold) + ("\n  PASSED" if passed else "\n  FAILED"))
     if not passed:
-        raise AssertionError(message)
+        raise CheckFailed(name, want=want_array, got=got_array, error=error, threshold=threshold)
 
 
 def check_equal(name: str, got, want) -> None:
     """Assert exact equality (numbers, shapes, strings, tuples)."""
-    message = _report(name, want, got)
-    passed = bool(np.all(np.asarray(got) == np.asarray(want))) and np.shape(got) == np.shape(want)
-    print(message + ("\n  PASSED" if passed else "\n  FAILED"))
+    try:
+        passed = bool(np.all(np.asarray(got) == np.asarray(want))) and np.shape(got) == np.shape(want)
+    except (TypeError, ValueError):  # ragged or incomparable values are not equal
+        passed = False
+    print(_report(name, want, got) + ("\n  PASSED" if passed else "\n  FAILED"))
     if not passed:
-        raise AssertionError(message)
+        raise CheckFailed(name, want=want, got=got)
 
 
 def check_true(name: str, condition: bool, explanation: str) -> None:
-    """Assert a property; ``explanation`` says what was expected and what was seen."""
-    print(f"{name}: {explanation}\n  {'PASSED' if condition else 'FAILED'}")
-    if not condition:
-        raise AssertionError(f"{name}: {explanation}")
+    """Assert a property; ``explanation`` says what was expected and what was seen (shown only on failure)."""
+    passed = bool(condition)
+    print(f"{name}: PASSED" if passed else f"{name}: {explanation}\n  FAILED")
+    if not passed:
+        raise CheckFailed(name, explanation=explanation)
 
 
 def check_param_count(model, want: int, name: str = "model") -> None:

@@ -29,8 +29,9 @@ def tiny_source_notebook() -> nbformat.NotebookNode:
             metadata=_meta(grade=True, solution=False, locked=True, points=1, grade_id="add_values")),
         nbformat.v4.new_code_cell(
             "from course.checks import check_true\nimport numpy as np\n"
-            "### BEGIN HIDDEN TESTS\nSECRET_HIDDEN_ASSERTION = add(-2.5, 0.5)\n"
-            "check_true('add', np.isclose(SECRET_HIDDEN_ASSERTION, -2.0), 'add: wrong result for negative floats')\n"
+            "total = add(-2.5, 0.5)\n"
+            "### BEGIN HIDDEN TESTS\nSECRET_HIDDEN_ASSERTION = -2.0\n"
+            "check_true('add', np.isclose(total, SECRET_HIDDEN_ASSERTION), 'add: wrong result for negative floats')\n"
             "### END HIDDEN TESTS",
             metadata=_meta(grade=True, solution=False, locked=True, points=2, grade_id="add_floats_hidden")),
         nbformat.v4.new_code_cell(

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.answers import build_answers, compare_answers, reference_names, write_answers
+from autograder.answers import (AnswerFiles, answer_sets, build_answers, compare_answers, grading_seed, hidden_keys,
+                                is_input, npz_bytes, read_npz, reference_names, write_answers)
 
 
 def test_every_reference_is_deterministic_and_numpy_only():
@@ -30,8 +31,8 @@ def test_references_use_neither_tensorflow_nor_notebooks(name):
 
 def test_check_reports_each_difference(tmp_path):
     name = reference_names()[0]
-    assert write_answers(assignments=[name], data_dir=tmp_path) == []
-    assert write_answers(assignments=[name], data_dir=tmp_path, check=True) == []
+    assert write_answers(assignments=[name], data_dir=tmp_path, hidden_dir=tmp_path / "hidden") == []
+    assert write_answers(assignments=[name], data_dir=tmp_path, hidden_dir=tmp_path / "hidden", check=True) == []
     answers = build_answers(name)
     key = sorted(k for k in answers if np.issubdtype(answers[k].dtype, np.floating))[0]
     changed = dict(answers)
@@ -49,3 +50,45 @@ def test_check_reports_each_difference(tmp_path):
 def test_unknown_assignment_is_named():
     with pytest.raises(KeyError, match="no answer reference for 'nope'"):
         build_answers("nope")
+
+
+def test_files_are_byte_stable_and_left_untouched_when_values_agree(tmp_path):
+    name = reference_names()[0]
+    write_answers(assignments=[name], data_dir=tmp_path, hidden_dir=tmp_path / "hidden")
+    public = AnswerFiles.of(name, data_dir=tmp_path, hidden_dir=tmp_path / "hidden").public
+    first = public.read_bytes()
+    assert npz_bytes(read_npz(public)) == first  # the bytes depend on the values only
+    # Another machine's BLAS: the last bits differ. The committed file must stay as it is.
+    arrays = read_npz(public)
+    key = next(k for k, v in arrays.items() if v.dtype.kind == "f" and v.size)
+    arrays[key] = np.nextafter(arrays[key], np.inf)  # one unit in the last place
+    public.write_bytes(npz_bytes(arrays))
+    nudged = public.read_bytes()
+    write_answers(assignments=[name], data_dir=tmp_path, hidden_dir=tmp_path / "hidden")
+    assert public.read_bytes() == nudged
+    # A real change is written.
+    arrays[key] = arrays[key] + 1.0
+    public.write_bytes(npz_bytes(arrays))
+    write_answers(assignments=[name], data_dir=tmp_path, hidden_dir=tmp_path / "hidden")
+    assert public.read_bytes() == first
+
+
+@pytest.mark.parametrize("name", reference_names())
+def test_public_file_holds_no_hidden_expected_value(name):
+    sets = answer_sets(name)
+    assert not (sets["public"].keys() & hidden_keys(name))
+    assert sets["hidden"].keys() == hidden_keys(name)
+    committed = read_npz(AnswerFiles.of(name).public)
+    assert not (committed.keys() & hidden_keys(name))
+
+
+@pytest.mark.parametrize("name", [n for n in reference_names() if grading_seed(n) is not None])
+def test_grading_set_has_fresh_inputs_and_the_same_keys(name):
+    sets = answer_sets(name)
+    grading, public = sets["grading"], {**sets["public"], **sets["hidden"]}
+    assert grading.keys() == public.keys()
+    changed = [k for k in grading if is_input(k) and grading[k].dtype.kind == "f"
+               and not np.array_equal(grading[k], public[k])]
+    assert changed, "the grading set's float inputs are all the public ones"
+    for key in grading:
+        assert grading[key].shape == public[key].shape, key

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.cli import _config_limits, main
+from autograder.cli import build_parser, main
+from autograder.records import Limits
 
 
 def test_unknown_assignment_is_named(capsys):
@@ -21,9 +22,26 @@ def test_grade_missing_folder_exits_1_with_a_reason(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_limits_come_from_nbgrader_config(tmp_path):
+def test_limits_come_from_nbgrader_config_and_flags_override(tmp_path):
     config = tmp_path / "nbgrader_config.py"
     config.write_text("c = get_config()\nc.Autograder.cell_timeout = 7\nc.Autograder.memory_mb = 0\n")
-    assert _config_limits(config) == {"cell_timeout": 7, "submission_timeout": 1200, "memory_mb": 0}
-    assert _config_limits(tmp_path / "absent.py") == {"cell_timeout": 120, "submission_timeout": 1200,
-                                                      "memory_mb": 8192}
+    assert Limits.from_config_file(config).as_dict() == {"cell_timeout": 7, "submission_timeout": 1200,
+                                                         "memory_mb": 0, "sandbox": True}
+    assert Limits.from_config_file(tmp_path / "absent.py").as_dict() == {
+        "cell_timeout": 120, "submission_timeout": 1200, "memory_mb": 8192, "sandbox": True}
+    flagged = Limits.from_config_file(config, cell_timeout=3, memory_mb=None, sandbox=False)
+    assert (flagged.cell_timeout, flagged.memory_mb, flagged.sandbox) == (3, 0, False)
+
+
+def test_every_limit_is_a_documented_trait():
+    for name, trait in Limits.class_traits(config=True).items():
+        assert trait.help, name
+
+
+def test_grade_flags_map_onto_the_traits():
+    from autograder.cli import _limits
+
+    args = build_parser().parse_args(["grade", "gan_basics", "x", "--out", "y", "--cell-timeout", "9",
+                                      "--unsafe-no-sandbox"])
+    limits = _limits(args)
+    assert (limits.cell_timeout, limits.sandbox) == (9, False)

@@ -179,7 +179,7 @@ def test_runaway_cell_times_out_but_keeps_other_points(graded_class):
     record = records["infinite_loop"]
     assert _scores(record) == {"add_values": 1, "add_floats_hidden": 2, "scale_values": 0}
     scale = next(c for c in record["checks"] if c["grade_id"] == "scale_values")
-    assert "CellTimeoutError" in scale["message"]
+    assert "ran too long" in scale["message"]
 
 
 def test_kernel_ignoring_interrupts_is_stopped_and_keeps_earlier_points(graded_class):

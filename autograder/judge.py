@@ -1,0 +1,332 @@
+"""The trusted judge: test cells split into a probe (student's kernel) and a judge (here).
+
+An nbgrader test cell of a source notebook reads, top to bottom (``docs/CONVENTIONS.md``):
+
+    imports                       import numpy as np; from course.checks import check_close, load_answers
+    probe                         answers = load_answers("a"); got = np.asarray(leaky_relu(answers["x"]))
+    judge                         check_close("leaky_relu(x)", got, answers["y_true"], 1e-6)
+
+The judge starts at the first top-level statement that calls a ``check_*`` helper, or at
+``### BEGIN HIDDEN TESTS``. While grading, the sandboxed kernel runs imports + probe and publishes the values
+the judge reads (``course.probe.send_values``); this module runs the judge code in the grading worker, outside
+the sandbox, with the full answers (hidden expected values included) and decides pass or fail. Kernel output
+never decides a verdict: no value, no pass.
+
+``lint_notebook`` checks a source notebook against the conventions (``autograder validate`` runs it).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autograder.notebook import HIDDEN_BEGIN, grade_id, is_autograded_test, read_notebook
+from course import checks
+
+HIDDEN_END = "### END HIDDEN TESTS"
+GRADING_FLAG = "GRADING"
+JUDGE_MODULES = {"numpy", "math", "course.checks"}  # what judge code may import
+CHECK_PREFIX = "check_"
+
+
+def judge_namespace_names() -> set[str]:
+    """Names the judge code finds without asking the kernel for them."""
+    return {"np", "numpy", "math", "answers", *CHECK_HELPERS}
+
+
+CHECK_HELPERS = {name: getattr(checks, name) for name in ("check_close", "check_equal", "check_true", "rel_error")}
+
+
+@dataclass(frozen=True)
+class CellParts:
+    """A test cell cut in three (source text of each part), and the names the judge needs from the probe."""
+
+    imports: str
+    probe: str
+    judge: str
+    probe_names: tuple[str, ...]
+
+
+class LintError(ValueError):
+    """A test cell that does not follow the probe/judge convention."""
+
+
+def _lines(source) -> list[str]:
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return text.splitlines()
+
+
+def split_test_cell(source) -> CellParts:
+    """Cut a test cell's source into imports, probe and judge (see the module docstring)."""
+    lines = _lines(source)
+    marker = next((i for i, line in enumerate(lines) if line.strip() == HIDDEN_BEGIN), None)
+    head_end = marker if marker is not None else len(lines)
+    head = "\n".join(lines[:head_end])
+    try:
+        tree = ast.parse(head)
+    except SyntaxError as error:
+        raise LintError(f"test cell does not parse (line {error.lineno}: {error.msg})") from None
+    statements = tree.body
+    first_other = next((s for s in statements if not isinstance(s, (ast.Import, ast.ImportFrom))), None)
+    import_end = (first_other.lineno - 1) if first_other is not None else head_end
+    judge_start = head_end
+    if marker is None:
+        first_check = next((s for s in statements if _calls_check(s)), None)
+        if first_check is not None:
+            judge_start = first_check.lineno - 1
+            if first_check.decorator_list if hasattr(first_check, "decorator_list") else False:
+                judge_start = first_check.decorator_list[0].lineno - 1
+    import_end = min(import_end, judge_start)
+    judge_lines = [line for line in lines[judge_start:] if line.strip() not in (HIDDEN_BEGIN, HIDDEN_END)]
+    probe = "\n".join(lines[import_end:judge_start])
+    judge_code, hoisted = hoist_student_calls("\n".join(judge_lines))
+    if hoisted:
+        probe = "\n".join([probe, *hoisted])
+    return CellParts(imports="\n".join(lines[:import_end]), probe=probe, judge=judge_code,
+                     probe_names=tuple(sorted(_free_names(judge_code))))
+
+
+HOISTED_PREFIX = "_probe_value_"
+
+
+def hoist_student_calls(judge_source: str) -> tuple[str, list[str]]:
+    """Move calls of student code out of judge code into the probe: ``check_equal("add", add(1, 2), 3)``
+    becomes the probe line ``_probe_value_0 = add(1, 2)`` and ``check_equal("add", _probe_value_0, 3)``.
+
+    A call is student code when the judge cannot make it itself: a plain name that is neither a judge helper,
+    a builtin nor defined in the judge code. Calls whose arguments use names
+    the judge code defines cannot move (they stay, and fail; ``lint_notebook`` says so).
+    """
+    try:
+        tree = ast.parse(judge_source)
+    except SyntaxError:
+        return judge_source, []
+    defined = _defined_names(tree)
+    known = judge_namespace_names() | set(dir(builtins)) | defined
+    hoisted: list[str] = []
+
+    class Hoister(ast.NodeTransformer):
+        def visit_Call(self, node):
+            # Only plain calls of unknown names (the student's functions and classes): a method of a probe
+            # value (``z.mean()``) runs in the judge on the value that crossed.
+            root = node.func.id if isinstance(node.func, ast.Name) else None
+            if root is not None and root not in known:
+                used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                if not used & defined:
+                    name = f"{HOISTED_PREFIX}{len(hoisted)}"
+                    hoisted.append(f"{name} = {ast.unparse(node)}")
+                    return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+            return self.generic_visit(node)
+
+    new_tree = ast.fix_missing_locations(Hoister().visit(tree))
+    if not hoisted:
+        return judge_source, []
+    return ast.unparse(new_tree), hoisted
+
+
+def _calls_check(node) -> bool:
+    return any(isinstance(n, ast.Call) and _call_name(n).startswith(CHECK_PREFIX) for n in ast.walk(node))
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _free_names(judge_source: str) -> set[str]:
+    """Names the judge code reads but neither defines nor finds in its own namespace: the probe's values."""
+    try:
+        tree = ast.parse(judge_source)
+    except SyntaxError:
+        return set()
+    loaded, stored = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef)):
+            args = node.args
+            stored.update(a.arg for a in args.args + args.kwonlyargs + args.posonlyargs)
+            stored.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
+            if not isinstance(node, ast.Lambda):
+                stored.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stored.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            stored.add(node.name)
+    return loaded - stored - judge_namespace_names() - set(dir(builtins))
+
+
+def kernel_source(parts: CellParts) -> str:
+    """What the kernel runs for a test cell while grading: imports, probe, then publish the judge's inputs."""
+    send = (f"__import__('course.probe', fromlist=['send_values']).send_values({list(parts.probe_names)!r})")
+    return "\n".join(p for p in (parts.imports, parts.probe, send) if p.strip())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Judging
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str  # for the feedback: the check's own words; for hidden checks never the expected value
+
+
+def judge(parts: CellParts, *, values: dict, problems: dict[str, str], missing: list[str], answers: dict,
+          hidden: bool) -> Verdict:
+    """Run the judge code of one test cell on the probe's values; pass means it raised nothing."""
+    namespace = {"__builtins__": builtins, "np": np, "numpy": np, "math": math, "answers": dict(answers),
+                 **CHECK_HELPERS}
+    for name in parts.probe_names:
+        if name in values:
+            namespace[name] = values[name]
+    import contextlib
+    import io
+
+    quiet = io.StringIO()  # the helpers print their report for notebooks; here the verdict carries it
+    try:
+        code = compile(_judge_imports(parts) + "\n" + parts.judge, "<judge>", "exec")
+        with contextlib.redirect_stdout(quiet):
+            exec(code, namespace)  # trusted code: the instructor's source notebook
+    except checks.CheckFailed as failure:
+        return Verdict(False, failure.hidden_message() if hidden else str(failure))
+    except NameError as error:
+        name = getattr(error, "name", None) or str(error)
+        if name in problems:
+            return Verdict(False, f"`{name}` could not be sent to the grader: {problems[name]}")
+        if name in missing or name in parts.probe_names:
+            return Verdict(False, f"`{name}` was not computed (did the code above stop early?)")
+        return Verdict(False, f"grader error in this check: NameError: {error}")
+    except AssertionError as error:
+        text = str(error).strip() or "assertion failed"
+        return Verdict(False, text.splitlines()[0][:300] if hidden else text[:2000])
+    except Exception as error:  # a probe value of the wrong kind makes the judge code fail: the check fails
+        return Verdict(False, f"{type(error).__name__}: {str(error)[:300]}")
+    return Verdict(True, "")
+
+
+def _judge_imports(parts: CellParts) -> str:
+    """The cell's own imports that the judge may run (numpy, math, course.checks); others are the probe's."""
+    kept = []
+    try:
+        tree = ast.parse(parts.imports)
+    except SyntaxError:
+        return ""
+    for node in tree.body:
+        if isinstance(node, ast.Import) and all(a.name in JUDGE_MODULES for a in node.names):
+            kept.append(ast.unparse(node))
+        elif isinstance(node, ast.ImportFrom) and node.module in JUDGE_MODULES and node.level == 0:
+            kept.append(ast.unparse(node))
+    return "\n".join(kept)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Lint
+# ----------------------------------------------------------------------------------------------------------
+def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> list[str]:
+    """Problems of a source notebook against ``docs/CONVENTIONS.md`` (empty when it follows them)."""
+    nb = read_notebook(path)
+    problems: list[str] = []
+    visible_keys: set[str] = set()
+    hidden_used: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        where = f"{Path(path).name} cell {index} ({grade_id(cell) or 'no grade_id'})"
+        source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+        if _uses_name(source, "FAST"):
+            problems.append(f"{where}: uses `FAST`; the one grading flag is `{GRADING_FLAG}`")
+        if not is_autograded_test(cell):
+            continue
+        try:
+            parts = split_test_cell(source)
+        except LintError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        problems += [f"{where}: {p}" for p in _lint_parts(parts, source)]
+        hidden = HIDDEN_BEGIN in source
+        if hidden:
+            raw_hidden = "\n".join(_lines(source)[[l.strip() for l in _lines(source)].index(HIDDEN_BEGIN) + 1:])
+            _, moved = hoist_student_calls("\n".join(l for l in raw_hidden.splitlines() if l.strip() != HIDDEN_END))
+            problems += [f"{where}: hidden code calls student code (`{m.split(' = ', 1)[1][:60]}`): call it before "
+                         f"`{HIDDEN_BEGIN}` and judge its result" for m in moved]
+        visible_keys |= _answer_keys(parts.imports + "\n" + parts.probe + ("" if hidden else "\n" + parts.judge))
+        if hidden:
+            hidden_used |= _answer_keys(parts.judge)
+    leaked = sorted(visible_keys & hidden_keys)
+    if leaked:
+        problems.append(f"{Path(path).name}: visible code reads hidden expected values {leaked} (absent from "
+                        "the release's answer file)")
+    unlisted = sorted(k for k in hidden_used - visible_keys - hidden_keys if k.endswith("_true"))
+    if unlisted:
+        problems.append(f"{Path(path).name}: {unlisted} are read only by hidden checks but are not in the "
+                        "reference's HIDDEN_KEYS, so they would be published in data/")
+    return problems
+
+
+def _lint_parts(parts: CellParts, source: str) -> list[str]:
+    problems = []
+    try:
+        whole = ast.parse("\n".join(_lines(source)))
+    except SyntaxError as error:
+        return [f"does not parse (line {error.lineno}: {error.msg})"]
+    if any(isinstance(n, ast.Assert) for n in ast.walk(whole)):
+        problems.append("uses a bare `assert`; use the course.checks helpers (check_true, ...)")
+    probe_tree = ast.parse(parts.probe or "pass")
+    if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in probe_tree.body):
+        problems.append("imports must come first, before the probe code")
+    judge_tree = ast.parse(parts.judge or "pass")
+    if not any(isinstance(n, ast.Call) and _call_name(n).startswith(CHECK_PREFIX) for n in ast.walk(judge_tree)):
+        problems.append("has no check_* call in its judge part")
+    for node in ast.walk(judge_tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if module not in JUDGE_MODULES:
+                problems.append(f"judge code imports {module}; it may import only {sorted(JUDGE_MODULES)}")
+    judge_defined = _defined_names(judge_tree)
+    allowed_calls = judge_namespace_names() | set(dir(builtins)) | judge_defined
+    for node in ast.walk(judge_tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in allowed_calls:
+            problems.append(f"judge code calls `{node.func.id}` (student code or a probe value): call it in the "
+                            "probe, before the first check / the hidden-tests marker, and judge its result")
+    if not parts.probe.strip():
+        problems.append("has no probe: a test cell must call the student's code before judging it")
+    return problems
+
+
+def _defined_names(tree) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _uses_name(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse("\n".join(line for line in _lines(source) if not line.lstrip().startswith(("%", "!"))))
+    except SyntaxError:
+        return False
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
+
+
+def _answer_keys(source: str) -> set[str]:
+    """Constant keys of ``answers[...]`` subscripts in some code."""
+    try:
+        tree = ast.parse(source or "pass")
+    except SyntaxError:
+        return set()
+    return {n.slice.value for n in ast.walk(tree)
+            if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "answers"
+            and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)}

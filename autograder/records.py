@@ -1,0 +1,134 @@
+"""Records that cross a process boundary (parent -> worker job, worker -> parent result), and the limits.
+
+The parent writes a ``Job`` as JSON for ``python -m autograder.worker``; the worker writes one
+``CheckOutcome`` line per check to its progress file as soon as the judge decided it, and a ``NotebookResult``
+at the end. Both files live outside the kernel's sandbox: only the trusted worker writes them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from traitlets import Bool, Int
+from traitlets.config import Configurable
+from traitlets.config.loader import PyFileConfigLoader
+
+
+class Status(str, Enum):
+    """How grading one notebook (or submission) ended. The first two carry a score from a full run."""
+
+    GRADED = "graded"
+    MISSING_CELLS = "missing_cells"  # graded; some solution cells were absent and count as unanswered
+    INVALID = "invalid"  # not a readable notebook
+    MISSING = "missing"  # no notebook submitted
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    ERROR = "error"  # a problem of the grader or of the source notebook, not of the student
+
+    def __str__(self) -> str:
+        return self.value
+
+
+GRADED_STATUSES = (Status.GRADED.value, Status.MISSING_CELLS.value)
+# The status a submission of several notebooks takes: the first of these that any notebook has.
+STATUS_PRECEDENCE = ("invalid", "crashed", "timeout", "missing", "error", "missing_cells")
+
+
+class Limits(Configurable):
+    """Grading limits and the sandbox switch: ``c.Autograder.<name>`` in nbgrader_config.py, or flags."""
+
+    cell_timeout = Int(120, help="Seconds one cell may run before it is interrupted.").tag(config=True)
+    submission_timeout = Int(1200, help="Seconds one whole submission may run before its worker is killed."
+                             ).tag(config=True)
+    memory_mb = Int(8192, help="Address-space cap of one grading worker and of its kernel, in MB (0: no cap)."
+                    ).tag(config=True)
+    sandbox = Bool(True, help="Run each kernel in a bubblewrap sandbox. False (--unsafe-no-sandbox) grades "
+                   "without one and marks every result as such.").tag(config=True)
+
+    @classmethod
+    def section_name(cls) -> str:
+        return "Autograder"
+
+    @classmethod
+    def from_config_file(cls, path: Path, **overrides) -> "Limits":
+        """Limits from ``c.Autograder.*`` in ``path`` (defaults where absent), then ``overrides`` not None."""
+        config = {}
+        if Path(path).is_file():
+            loaded = PyFileConfigLoader(Path(path).name, path=str(Path(path).parent)).load_config()
+            config = dict(loaded.get("Autograder", {}))
+        limits = cls(**{name: value for name, value in config.items() if name in cls.class_trait_names(config=True)})
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(limits, name, value)
+        return limits
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.class_trait_names(config=True)}
+
+    def __repr__(self) -> str:
+        return f"Limits({', '.join(f'{k}={v!r}' for k, v in self.as_dict().items())})"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the parent asks one worker to grade."""
+
+    assignment: str
+    notebook: str  # the source notebook's file name
+    source_path: str
+    submission_path: str
+    workdir: str  # the kernel's scratch copy of the submission (the only writable folder it sees)
+    channel_dir: str  # the kernel's ZMQ sockets
+    kernel_answers_dir: str  # answer inputs the kernel may read (mounted read-only)
+    judge_answers: list[str]  # answer files the judge reads, merged in order (never shown to the kernel)
+    result_path: str
+    progress_path: str
+    cell_timeout: int
+    memory_mb: int
+    sandbox: bool
+
+    def write(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, path: Path) -> "Job":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """The judge's verdict on one autograded test cell."""
+
+    passed: bool
+    message: str = ""  # the judge's words: for hidden checks never an expected value, never kernel output
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CheckOutcome":
+        return cls(passed=bool(data.get("passed")), message=str(data.get("message", "")))
+
+
+@dataclass
+class NotebookResult:
+    """What one worker found for one notebook."""
+
+    notebook: str
+    status: str = Status.GRADED.value
+    message: str = ""
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+    cell_errors: list[str] = field(default_factory=list)  # non-check cells that raised (validate wants none)
+    sandboxed: bool = True
+    executed: dict | None = None  # the executed notebook (nbformat JSON) for nbgrader's autograded/ folder
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        return json.dumps(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NotebookResult":
+        checks = {gid: CheckOutcome.from_dict(c) for gid, c in dict(data.get("checks", {})).items()}
+        return cls(notebook=data["notebook"], status=str(data.get("status", "error")),
+                   message=str(data.get("message", "")), checks=checks,
+                   cell_errors=list(data.get("cell_errors", [])), sandboxed=bool(data.get("sandboxed", True)),
+                   executed=data.get("executed"))

@@ -1,0 +1,215 @@
+"""The sandbox a grading kernel runs in: bubblewrap, no daemon, no root needed.
+
+A submission's kernel sees only what this module mounts into its sandbox:
+
+- read-only: the system's ``/usr`` (with the ``/lib``, ``/bin`` links of a merged-``/usr`` system), a short list
+  of files from ``/etc`` that programs need to start (no ``/etc/shadow``), the Python installation and the
+  virtual environment, the ``course`` package, the classifier weights of ``course.metrics``, the public data
+  folders (``$GAN_COURSE_DATA``, the Keras download cache) and the answer *inputs* of its own assignment;
+- read-write: its scratch copy of the one submission (``workdir``), and the channel folder that holds the
+  kernel's ZMQ sockets (IPC transport: with ``--unshare-net`` there is no network at all, not even loopback);
+- ``/tmp`` and ``$HOME`` are private tmpfs folders, ``/proc`` is its own PID namespace's.
+
+Not mounted, so not there: the repository (``source/`` with the reference solutions and hidden tests),
+``submitted/`` (other students), the output folder and gradebook, the grader's job and result files, the
+instructor's home folder and the hidden expected values. The kernel runs in new user, PID, network, IPC and
+UTS namespaces with every capability dropped, in a session of its own (no terminal injection), and dies with
+the process that started it: when the grading worker stops it, the namespace's init dies and the kernel takes
+every process of the namespace with it, detached or not.
+
+The trusted side talks to the kernel only through the Jupyter protocol on those sockets (signed with a key
+the kernel is given in its connection file); interrupts are a SIGINT to the kernel process itself, found from
+outside (a signal to ``bwrap``'s process group does not reach it).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+
+import course
+
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install bubblewrap`) "
+    "and make sure unprivileged user namespaces are allowed (`sysctl kernel.unprivileged_userns_clone=1`, or on "
+    "Ubuntu 24.04+ `sysctl kernel.apparmor_restrict_unprivileged_userns=0`); or grade with --unsafe-no-sandbox, "
+    "which marks every result as graded without a sandbox"
+)
+
+# Files of /etc that the interpreter, TensorFlow and matplotlib read at start; everything else stays hidden.
+ETC_FILES = ("passwd", "group", "nsswitch.conf", "hosts", "host.conf", "resolv.conf", "localtime", "timezone",
+             "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "ssl", "ca-certificates",
+             "mime.types", "os-release", "matplotlibrc")
+SANDBOX_HOME = "/tmp/home"
+
+# Environment of the kernel: nothing of the grader's own environment leaks in, except these names.
+PASSED_ENV = ("LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+              "OMP_NUM_THREADS", "MPLBACKEND", "NBGRADER_EXECUTION", "GAN_COURSE_DATA", "GAN_COURSE_OFFLINE",
+              "PYTHONUNBUFFERED", "PYTHONHASHSEED")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces here."""
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_problem() -> str | None:
+    """Why a sandbox cannot be started here, or None when it can (tried once per process)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return f"bubblewrap (`bwrap`) is not installed: {INSTALL_HINT}"
+    probe = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+             "--dev", "/dev", "true"]
+    try:
+        run = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not start ({error}): {INSTALL_HINT}"
+    if run.returncode != 0:
+        return f"bubblewrap cannot create a sandbox here ({run.stderr.strip()[:200]}): {INSTALL_HINT}"
+    return None
+
+
+def require_sandbox() -> None:
+    problem = sandbox_problem()
+    if problem:
+        raise SandboxUnavailable(problem)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What one grading kernel may see (see the module docstring)."""
+
+    workdir: Path  # read-write scratch copy of the submission; the kernel's working folder
+    channel_dir: Path  # read-write: ZMQ IPC sockets and the connection file
+    read_only: tuple[Path, ...] = field(default_factory=tuple)  # extra read-only mounts (answer inputs)
+
+    def mounts(self) -> list[str]:
+        args: list[str] = []
+        for name in ("lib", "lib64", "lib32", "bin", "sbin"):
+            path = Path("/") / name
+            if path.is_symlink():
+                args += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                args += ["--ro-bind", str(path), str(path)]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for name in ETC_FILES:
+            args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+        for path in _python_roots() + _public_data() + list(self.read_only):
+            args += ["--ro-bind", str(path), str(path)]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+        keras_datasets = Path.home() / ".keras" / "datasets"
+        if keras_datasets.is_dir():  # public downloads the instructor already has, read-only
+            args += ["--ro-bind", str(keras_datasets), f"{SANDBOX_HOME}/.keras/datasets"]
+        for path in (self.workdir, self.channel_dir):
+            args += ["--bind", str(path), str(path)]
+        return args
+
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` wrapped in bubblewrap."""
+        return [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent",
+                "--cap-drop", "ALL", "--hostname", "sandbox", *self.mounts(),
+                # ipykernel exits when its parent's pid (from outside the PID namespace) is not its parent;
+                # --die-with-parent does that job here.
+                "--unsetenv", "JPY_PARENT_PID",
+                "--chdir", str(self.workdir), "--", *argv]
+
+
+def _python_roots() -> list[Path]:
+    """The interpreter, the environment and the course package (an editable install points into the repo)."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(course.__file__).resolve().parent}
+    executable = Path(sys.executable).resolve()
+    if not any(_inside(executable, root) for root in roots):
+        roots.add(executable.parent)
+    # Nested roots (a venv inside the base prefix) are mounted once, by their outermost folder.
+    return sorted(r for r in roots if not any(r != o and _inside(r, o) for o in roots))
+
+
+def _public_data() -> list[Path]:
+    """Folders a notebook may read that hold nothing private: dataset files and the classifier weights."""
+    from course import metrics
+
+    paths = [metrics.weights_path(dataset) for dataset in metrics.DATASETS]
+    if os.environ.get("GAN_COURSE_DATA"):
+        paths.append(Path(os.environ["GAN_COURSE_DATA"]))
+    return [p.resolve() for p in paths if p.exists()]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def kernel_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: a fixed PATH and HOME, and only the grader's variables named in PASSED_ENV."""
+    env = os.environ if env is None else env
+    kept = {name: env[name] for name in PASSED_ENV if name in env}
+    return {**kept, "HOME": SANDBOX_HOME, "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "MPLCONFIGDIR": f"{SANDBOX_HOME}/.matplotlib", "KERAS_HOME": f"{SANDBOX_HOME}/.keras",
+            "JUPYTER_RUNTIME_DIR": f"{SANDBOX_HOME}/.jupyter-runtime", "IPYTHONDIR": f"{SANDBOX_HOME}/.ipython"}
+
+
+def kernel_manager(*, workdir: Path, channel_dir: Path, sandbox: bool, read_only: tuple[Path, ...] = (),
+                   env: dict[str, str]) -> AsyncKernelManager:
+    """A kernel manager for one grading kernel: IPC sockets in ``channel_dir``, bubblewrap unless told not to.
+
+    ``env`` is the kernel's whole environment (see ``kernel_environment``).
+    """
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    manager = _SandboxedKernelManager(transport="ipc", ip=str(channel_dir / "kernel"),
+                                      connection_file=str(channel_dir / "kernel.json"))
+    manager.sandbox = Sandbox(workdir=workdir, channel_dir=channel_dir, read_only=tuple(read_only)) if sandbox else None
+    manager.kernel_env = env
+    return manager
+
+
+class _SandboxedKernelManager(AsyncKernelManager):
+    sandbox: Sandbox | None = None
+    kernel_env: dict[str, str] = {}
+
+    @property
+    def kernel_spec(self):
+        if self._kernel_spec is None:
+            # Our own spec, not the one found on the grader's path: always this interpreter and ipykernel.
+            self._kernel_spec = KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name="Python 3 (grading)", language="python", interrupt_mode="signal")
+        return self._kernel_spec
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        return self.sandbox.command(command) if self.sandbox is not None else command
+
+    async def _async_interrupt_kernel(self):
+        if self.sandbox is None or not self.has_kernel:
+            return await super()._async_interrupt_kernel()
+        # A signal to bwrap's process group does not reach the kernel (bwrap's own processes are in it too,
+        # and the namespace's init passes nothing on): signal the kernel process itself, found from outside.
+        try:
+            outer = psutil.Process(self.provisioner.process.pid)
+            kernels = [p for p in outer.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())]
+        except psutil.Error:
+            return None
+        for process in kernels[-1:]:
+            try:
+                process.send_signal(signal.SIGINT)
+            except psutil.Error:
+                pass
+        return None
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_pre_start_kernel(self, **kw):
+        kw["env"] = dict(self.kernel_env)
+        kw.pop("extra_env", None)
+        if self.sandbox is not None:
+            kw.setdefault("cwd", str(self.sandbox.workdir))
+        return await super()._async_pre_start_kernel(**kw)
