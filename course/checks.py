@@ -92,10 +92,13 @@ def _report(name: str, want, got, error=None, threshold=None) -> str:
 
 
 def _short(value) -> str:
-    if isinstance(value, str):
-        text = value
+    try:
+        array = None if isinstance(value, str) else np.asarray(value)
+    except (TypeError, ValueError):  # ragged sequences
+        array = None
+    if array is None:
+        text = str(value)
     else:
-        array = np.asarray(value)
         text = np.array2string(array, threshold=8, precision=6, edgeitems=2)
         if array.ndim > 0 and array.size > 8:
             text = f"{text.replace(chr(10), ' ')} (shape {array.shape})"
