@@ -86,8 +86,13 @@ def split_test_cell(source) -> CellParts:
     judge_code, hoisted = hoist_student_calls("\n".join(judge_lines))
     if hoisted:
         probe = "\n".join([probe, *hoisted])
+    names = _free_names(judge_code)
+    if marker is not None:
+        # Hidden judge code may read only what the probe defines: asking the kernel for any other name would
+        # tell it what the hidden code looks at.
+        names &= _defined_names(ast.parse(probe or "pass"))
     return CellParts(imports="\n".join(lines[:import_end]), probe=probe, judge=judge_code,
-                     probe_names=tuple(sorted(_free_names(judge_code))))
+                     probe_names=tuple(sorted(names)))
 
 
 HOISTED_PREFIX = "_probe_value_"
@@ -253,6 +258,10 @@ def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> l
         problems += [f"{where}: {p}" for p in _lint_parts(parts, source)]
         hidden = HIDDEN_BEGIN in source
         if hidden:
+            unbound = sorted(_free_names(parts.judge) - set(parts.probe_names))
+            if unbound:
+                problems.append(f"{where}: hidden code reads {unbound}, which the probe does not define "
+                                "(assign them before the marker)")
             raw_hidden = "\n".join(_lines(source)[[l.strip() for l in _lines(source)].index(HIDDEN_BEGIN) + 1:])
             _, moved = hoist_student_calls("\n".join(l for l in raw_hidden.splitlines() if l.strip() != HIDDEN_END))
             problems += [f"{where}: hidden code calls student code (`{m.split(' = ', 1)[1][:60]}`): call it before "

@@ -1,0 +1,116 @@
+"""The probe/judge split of test cells, the conventions lint, and the judge's verdicts and words."""
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+
+from autograder.judge import judge, lint_notebook, split_test_cell
+
+VISIBLE = """import numpy as np
+import tensorflow as tf
+from course.checks import check_close, load_answers
+
+answers = load_answers("a")
+got = leaky_relu(tf.constant(answers["lrelu_x"]))
+check_close("leaky_relu(x)", np.asarray(got, dtype=np.float64), answers["lrelu_true"], 1e-6)"""
+
+HIDDEN = """import numpy as np
+from course.checks import check_true
+z = np.asarray(sample_noise(1000, 2))
+### BEGIN HIDDEN TESTS
+check_true("noise: shape", z.shape == (1000, 2), f"got {z.shape}")
+check_true("noise: mean near zero", abs(float(z.mean())) < SECRET_LIMIT, f"mean {z.mean():.3f}")
+### END HIDDEN TESTS"""
+
+
+def test_visible_cell_splits_at_the_first_check():
+    parts = split_test_cell(VISIBLE)
+    assert "import tensorflow" in parts.imports
+    assert "leaky_relu" in parts.probe and "check_close" not in parts.probe
+    assert parts.judge.startswith("check_close")
+    assert parts.probe_names == ("got",)  # answers, np and the helpers are the judge's own
+
+
+def test_hidden_cell_splits_at_the_marker_and_the_kernel_never_gets_the_hidden_part():
+    from autograder.judge import kernel_source
+
+    parts = split_test_cell(HIDDEN)
+    assert "sample_noise" in parts.probe
+    assert "SECRET_LIMIT" in parts.judge
+    sent = kernel_source(parts)
+    assert "SECRET_LIMIT" not in sent and "mean near zero" not in sent
+    assert "send_values(['z'])" in sent
+
+
+def test_student_calls_inside_a_visible_check_move_to_the_probe():
+    parts = split_test_cell("from course.checks import check_equal\ncheck_equal('add(1, 2)', add(1, 2), 3)")
+    assert "add(1, 2)" in parts.probe
+    assert "add(" not in parts.judge.replace("'add(1, 2)'", "")
+
+
+def test_judge_passes_fails_and_words_hidden_failures_without_the_expected_value():
+    parts = split_test_cell(VISIBLE)
+    answers = {"lrelu_true": np.array([1.0, -0.01])}
+    assert judge(parts, values={"got": np.array([1.0, -0.01])}, problems={}, missing=[], answers=answers,
+                 hidden=False).passed
+    wrong = judge(parts, values={"got": np.array([1.0, 0.0])}, problems={}, missing=[], answers=answers,
+                  hidden=False)
+    assert not wrong.passed and "want" in wrong.message and "threshold" in wrong.message
+    hidden = judge(parts, values={"got": np.array([1.0, 0.0])}, problems={}, missing=[], answers=answers,
+                   hidden=True)
+    assert not hidden.passed and "want" not in hidden.message and "-0.01" not in hidden.message
+
+
+def test_a_value_that_did_not_arrive_fails_the_check_and_says_so():
+    parts = split_test_cell(VISIBLE)
+    verdict = judge(parts, values={}, problems={}, missing=["got"], answers={"lrelu_true": np.zeros(2)},
+                    hidden=False)
+    assert not verdict.passed and "`got` was not computed" in verdict.message
+    verdict = judge(parts, values={}, problems={"got": "a Model is not plain data"}, missing=[],
+                    answers={"lrelu_true": np.zeros(2)}, hidden=False)
+    assert not verdict.passed and "not plain data" in verdict.message
+
+
+def test_a_forged_value_of_the_wrong_kind_fails_instead_of_crashing_the_judge():
+    parts = split_test_cell(HIDDEN)
+    verdict = judge(parts, values={"z": "not an array", "SECRET_LIMIT": 0.1}, problems={}, missing=[],
+                    answers={}, hidden=True)
+    assert not verdict.passed
+
+
+def _notebook(tmp_path, *test_sources, setup="import os\nGRADING = bool(os.environ.get('NBGRADER_EXECUTION'))"):
+    cells = [nbformat.v4.new_code_cell(setup, metadata={"nbgrader": {"grade": False, "solution": False,
+                                                                       "locked": True, "grade_id": "setup"}})]
+    for i, source in enumerate(test_sources):
+        cells.append(nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+            "grade": True, "solution": False, "locked": True, "points": 1, "grade_id": f"t{i}"}}))
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def test_lint_accepts_the_conventions(tmp_path):
+    assert lint_notebook(_notebook(tmp_path, VISIBLE, HIDDEN.replace("SECRET_LIMIT", "0.1"))) == []
+
+
+def test_lint_names_each_broken_convention(tmp_path):
+    problems = "\n".join(lint_notebook(_notebook(
+        tmp_path,
+        "from course.checks import check_true\nx = f()\nassert x == 1\ncheck_true('x', x == 1, 'no')",
+        "x = f()\nimport numpy as np\nfrom course.checks import check_true\ncheck_true('x', x == 1, 'no')",
+        "from course.checks import check_true\nx = 1\n### BEGIN HIDDEN TESTS\ncheck_true('f', f(x) == 2, 'no')\n"
+        "### END HIDDEN TESTS",
+        "from course.checks import check_true, load_answers\nanswers = load_answers('a')\ny = f(answers['k_true'])\n"
+        "check_true('y', y == 1, 'no')",
+        "import tensorflow as tf\nfrom course.checks import check_true\nz = f()\ncheck_true('z', tf.is_tensor(z), 'no')",
+        setup="FAST = True"), hidden_keys=frozenset({"k_true"})))
+    assert "bare `assert`" in problems
+    assert "imports must come first" in problems
+    assert "hidden code calls student code (`f(x)`)" in problems
+    assert "visible code reads hidden expected values ['k_true']" in problems
+    assert "the one grading flag is `GRADING`" in problems
+
+
+def test_lint_wants_hidden_code_to_read_only_what_the_probe_defines(tmp_path):
+    problems = "\n".join(lint_notebook(_notebook(tmp_path, HIDDEN)))
+    assert "hidden code reads ['SECRET_LIMIT']" in problems
