@@ -167,6 +167,10 @@ def kernel_manager(*, workdir: Path, channel_dir: Path, sandbox: bool, read_only
     manager = _SandboxedKernelManager(transport="ipc", ip=str(channel_dir / "kernel"),
                                       connection_file=str(channel_dir / "kernel.json"))
     manager.sandbox = Sandbox(workdir=workdir, channel_dir=channel_dir, read_only=tuple(read_only)) if sandbox else None
+    if not sandbox:  # no private tmpfs: the kernel's home is a real folder beside its sockets
+        home = channel_dir / "home"
+        home.mkdir(exist_ok=True)
+        env = {key: value.replace(SANDBOX_HOME, str(home)) for key, value in env.items()}
     manager.kernel_env = env
     return manager
 
