@@ -22,7 +22,8 @@ import numpy as np
 import psutil
 from tqdm import tqdm
 
-from autograder.answers import AnswerFiles, is_input, npz_bytes, read_npz
+from autograder.answers import AnswerFiles, npz_bytes, read_npz
+from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
@@ -82,11 +83,14 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path) -> tuple[Path, list[str]]:
-    """The kernel's answer folder (inputs only, of this assignment only) and the judge's answer files.
+def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path,
+                    source_dir: Path = SOURCE_DIR) -> tuple[Path, list[str]]:
+    """The kernel's answer folder and the judge's answer files.
 
-    With a grading set (``autograder/hidden/<a>.grading.npz``) the kernel gets its inputs and the judge all of
-    it; otherwise the kernel gets the public file's inputs and the judge the public and hidden files.
+    The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes and
+    setup cells, ``autograder.judge.answer_key_usage``): inputs, never an expected value the judge compares.
+    With a grading set (``autograder/hidden/<a>.grading.npz``) those come from it and the judge reads all of
+    it; otherwise from the public file, and the judge reads the public and hidden files.
     """
     files = AnswerFiles.of(assignment, data_dir=answers_dir, hidden_dir=hidden_dir)
     kernel_dir = dest / "answers"
@@ -94,7 +98,8 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
     judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
     inputs_from = files.grading if files.grading.is_file() else files.public
     if inputs_from.is_file():
-        inputs = {k: v for k, v in read_npz(inputs_from).items() if is_input(k)}
+        wanted = answer_key_usage(source_notebooks(assignment, source_dir)).kernel
+        inputs = {k: v for k, v in read_npz(inputs_from).items() if k in wanted}
         (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))
     return kernel_dir, judge_files
 
@@ -178,7 +183,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         # The kernel reads a private copy of its answer inputs: code that overwrites them can only
         # hurt its own run, and the expected values stay with the judge.
         kernel_answers, judge_answers = prepare_answers(submission.assignment, answers_dir=answers_dir,
-                                                        hidden_dir=hidden_dir, dest=Path(tmp))
+                                                        hidden_dir=hidden_dir, dest=Path(tmp), source_dir=source_dir)
         for source_path in sources:
             source_nb = read_notebook(source_path)
             manual += manual_points(source_nb)

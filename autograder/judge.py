@@ -83,7 +83,10 @@ def split_test_cell(source) -> CellParts:
     import_end = min(import_end, judge_start)
     judge_lines = [line for line in lines[judge_start:] if line.strip() not in (HIDDEN_BEGIN, HIDDEN_END)]
     probe = "\n".join(lines[import_end:judge_start])
-    judge_code, hoisted = hoist_student_calls("\n".join(judge_lines))
+    judge_code, hoisted = "\n".join(judge_lines), []
+    if marker is None:  # hidden code never goes to the kernel, not even a hoisted call (the lint says where)
+        judge_code, hoisted = hoist_student_calls(judge_code, kernel_modules=_kernel_modules(
+            "\n".join(lines[:import_end])))
     if hoisted:
         probe = "\n".join([probe, *hoisted])
     names = _free_names(judge_code)
@@ -98,7 +101,22 @@ def split_test_cell(source) -> CellParts:
 HOISTED_PREFIX = "_probe_value_"
 
 
-def hoist_student_calls(judge_source: str) -> tuple[str, list[str]]:
+def _kernel_modules(imports: str) -> set[str]:
+    """Names the cell's imports bind to modules the judge does not have (tensorflow, keras, testkits)."""
+    try:
+        tree = ast.parse(imports or "pass")
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name not in JUDGE_MODULES)
+        elif isinstance(node, ast.ImportFrom) and node.module not in JUDGE_MODULES:
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def hoist_student_calls(judge_source: str, kernel_modules: set[str] = frozenset()) -> tuple[str, list[str]]:
     """Move calls of student code out of judge code into the probe: ``check_equal("add", add(1, 2), 3)``
     becomes the probe line ``_probe_value_0 = add(1, 2)`` and ``check_equal("add", _probe_value_0, 3)``.
 
@@ -118,7 +136,12 @@ def hoist_student_calls(judge_source: str) -> tuple[str, list[str]]:
         def visit_Call(self, node):
             # Only plain calls of unknown names (the student's functions and classes): a method of a probe
             # value (``z.mean()``) runs in the judge on the value that crossed.
-            root = node.func.id if isinstance(node.func, ast.Name) else None
+            func = node.func
+            while isinstance(func, ast.Attribute):
+                func = func.value
+            root = func.id if isinstance(func, ast.Name) else None
+            if isinstance(node.func, ast.Attribute) and root not in kernel_modules:
+                root = None  # a method of a value that crossed
             if root is not None and root not in known:
                 used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
                 if not used & defined:
@@ -339,3 +362,32 @@ def _answer_keys(source: str) -> set[str]:
     return {n.slice.value for n in ast.walk(tree)
             if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "answers"
             and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)}
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    """Which answer keys a source notebook's code reads, and where (constant ``answers["..."]`` subscripts)."""
+
+    kernel: frozenset[str]  # read by code that runs in the kernel while grading (probes, setup cells)
+    visible: frozenset[str]  # read by code a student sees (the kernel's, and visible judges)
+    hidden_only: frozenset[str]  # read only by hidden judge code: instructor-only values
+
+
+def answer_key_usage(notebooks) -> KeyUsage:
+    kernel, visible, hidden = set(), set(), set()
+    for path in notebooks:
+        for cell in read_notebook(path).cells:
+            if cell.get("cell_type") != "code":
+                continue
+            source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+            if not is_autograded_test(cell):
+                kernel |= _answer_keys("\n".join(l for l in _lines(source) if not l.lstrip().startswith(("%", "!"))))
+                continue
+            try:
+                parts = split_test_cell(source)
+            except LintError:
+                continue
+            kernel |= _answer_keys(parts.imports + "\n" + parts.probe)
+            (hidden if HIDDEN_BEGIN in source else visible).update(_answer_keys(parts.judge))
+    visible |= kernel
+    return KeyUsage(frozenset(kernel), frozenset(visible), frozenset(hidden - visible))

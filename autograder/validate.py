@@ -26,7 +26,7 @@ def _run(assignment: str, source_path: Path, submission_path: Path, limits: Limi
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         kernel_answers, judge_answers = prepare_answers(assignment, answers_dir=answers_dir, hidden_dir=hidden_dir,
-                                                        dest=Path(tmp))
+                                                        dest=Path(tmp), source_dir=source_path.parent.parent)
         return run_notebook(source_path=source_path, submission_path=submission_path, workdir=workdir,
                             limits=limits, assignment=assignment, kernel_answers_dir=kernel_answers,
                             judge_answers=judge_answers)

@@ -61,6 +61,13 @@ def _encode(value, arrays: dict, depth: int):
         return {"dict": {k: _encode(v, arrays, depth + 1) for k, v in value.items()}}
     if isinstance(value, np.dtype):
         return {"v": value.name}
+    if hasattr(value, "as_numpy_dtype") and isinstance(getattr(value, "name", None), str):  # a tf.DType
+        return {"v": value.name}
+    if hasattr(value, "as_list") and callable(value.as_list):  # a tf.TensorShape
+        try:
+            return {"tuple": [_encode(d, arrays, depth + 1) for d in value.as_list()]}
+        except ValueError:  # unknown rank
+            return {"v": None}
     array = _as_array(value)
     if array is None:
         raise ProbeError(f"a {type(value).__module__}.{type(value).__qualname__} is not plain data: reduce it to "

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.paths import DATA_DIR, HIDDEN_DIR
+from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR
 
 RTOL, ATOL = 1e-6, 1e-9  # far below every check's threshold, far above BLAS summation-order noise
 EXPECTED_SUFFIX = "_true"
@@ -55,8 +55,17 @@ def build_answers(assignment: str, seed: int | None = None) -> dict[str, np.ndar
     return {key: np.asarray(value) for key, value in built.items()}
 
 
-def hidden_keys(assignment: str) -> frozenset[str]:
-    return frozenset(getattr(_module(assignment), "HIDDEN_KEYS", ()))
+def key_usage(assignment: str, source_dir: Path = SOURCE_DIR):
+    """Where the assignment's source notebooks read each answer key (``autograder.judge.KeyUsage``)."""
+    from autograder.judge import answer_key_usage
+
+    return answer_key_usage(sorted((Path(source_dir) / assignment).glob("*.ipynb")))
+
+
+def hidden_keys(assignment: str, source_dir: Path = SOURCE_DIR) -> frozenset[str]:
+    """Keys kept out of ``data/``: those the reference declares, and those only hidden judge code reads."""
+    declared = frozenset(getattr(_module(assignment), "HIDDEN_KEYS", ()))
+    return declared | key_usage(assignment, source_dir).hidden_only
 
 
 def grading_seed(assignment: str) -> int | None:
