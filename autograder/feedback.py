@@ -15,7 +15,7 @@ td, th {{ border: 1px solid #ccc; padding: .3em .6em; vertical-align: top; text-
 pre {{ white-space: pre-wrap; margin: 0; }}
 </style></head><body>
 <h1>{title}</h1>
-<p>Score: <b>{score:g} / {max_score:g}</b> (status: {status}){manual}</p>
+{unsandboxed}<p>Score: <b>{score:g} / {max_score:g}</b> (status: {status}){manual}</p>
 {message}
 <table><tr><th>check</th><th>points</th><th>result</th><th>details</th></tr>
 {rows}
@@ -39,6 +39,8 @@ def render(result: dict) -> str:
         score=result["score"], max_score=result["max_score"], status=html.escape(result["status"]),
         manual=f"; {manual:g} more points are graded by hand" if manual else "",
         message=f"<p>{html.escape(result['message'])}</p>" if result.get("message") else "",
+        unsandboxed=("<p><b>Graded WITHOUT a sandbox</b> (--unsafe-no-sandbox).</p>\n"
+                     if result.get("sandboxed") is False else ""),
         rows="\n".join(rows),
     )
 

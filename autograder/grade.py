@@ -23,12 +23,12 @@ import psutil
 from tqdm import tqdm
 
 from autograder.answers import AnswerFiles, npz_bytes, read_npz
-from autograder.judge import answer_key_usage
+from autograder.judge import answer_key_usage, tests_run_in_kernel
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
 
-CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status"]
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "sandboxed"]
 UNSANDBOXED_NOTE = "graded WITHOUT a sandbox (--unsafe-no-sandbox)"
 
 
@@ -98,8 +98,15 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
     judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
     inputs_from = files.grading if files.grading.is_file() else files.public
     if inputs_from.is_file():
-        wanted = answer_key_usage(source_notebooks(assignment, source_dir)).kernel
-        inputs = {k: v for k, v in read_npz(inputs_from).items() if k in wanted}
+        notebooks = source_notebooks(assignment, source_dir)
+        if any(tests_run_in_kernel(read_notebook(path)) for path in notebooks):
+            # A notebook not migrated to probe/judge cells checks in the kernel: it needs every value (a gap).
+            inputs = {}
+            for path in (inputs_from, files.hidden) if inputs_from == files.public else (inputs_from,):
+                inputs.update(read_npz(path) if path.is_file() else {})
+        else:
+            wanted = answer_key_usage(notebooks).kernel
+            inputs = {k: v for k, v in read_npz(inputs_from).items() if k in wanted}
         (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))
     return kernel_dir, judge_files
 
@@ -248,7 +255,7 @@ def write_csv(out_dir: Path, assignment: str) -> Path:
     rows = []
     for path in sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json")):
         record = json.loads(path.read_text())
-        rows.append({key: record[key] for key in CSV_COLUMNS})
+        rows.append({key: record.get(key, True) if key == "sandboxed" else record[key] for key in CSV_COLUMNS})
     csv_path = Path(out_dir) / "grades.csv"
     existing = []
     if csv_path.is_file():  # keep other assignments' rows

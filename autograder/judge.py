@@ -38,7 +38,18 @@ def judge_namespace_names() -> set[str]:
     return {"np", "numpy", "math", "answers", *CHECK_HELPERS}
 
 
-CHECK_HELPERS = {name: getattr(checks, name) for name in ("check_close", "check_equal", "check_true", "rel_error")}
+CHECK_HELPERS = {name: getattr(checks, name)
+                 for name in ("check_close", "check_equal", "check_true", "check_param_count", "rel_error")}
+CHECK_NAMES = {name for name in CHECK_HELPERS if name.startswith(CHECK_PREFIX)}
+# check_param_count(model, ...) in a visible cell: the model's count is computed in the kernel.
+_COUNT_IN_KERNEL = "__import__('course.checks', fromlist=['count_params']).count_params"
+
+
+def tests_run_in_kernel(notebook) -> bool:
+    """True for a source notebook not yet migrated to probe/judge test cells (notebook metadata
+    ``gan_course.test_cells == "kernel"``): its test cells run whole in the (sandboxed) kernel, which also gets
+    its hidden expected values, and pass on the kernel's word. A documented gap, reported by validate."""
+    return (notebook.get("metadata", {}).get("gan_course", {}) or {}).get("test_cells") == "kernel"
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,12 @@ def hoist_student_calls(judge_source: str, kernel_modules: set[str] = frozenset(
     defined = _defined_names(tree)
     known = judge_namespace_names() | set(dir(builtins)) | defined
     hoisted: list[str] = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check_param_count"
+                and node.args):
+            name = f"{HOISTED_PREFIX}{len(hoisted)}"
+            hoisted.append(f"{name} = {_COUNT_IN_KERNEL}({ast.unparse(node.args[0])})")
+            node.args[0] = ast.Name(id=name, ctx=ast.Load())
 
     class Hoister(ast.NodeTransformer):
         def visit_Call(self, node):
@@ -157,7 +174,7 @@ def hoist_student_calls(judge_source: str, kernel_modules: set[str] = frozenset(
 
 
 def _calls_check(node) -> bool:
-    return any(isinstance(n, ast.Call) and _call_name(n).startswith(CHECK_PREFIX) for n in ast.walk(node))
+    return any(isinstance(n, ast.Call) and _call_name(n) in CHECK_NAMES for n in ast.walk(node))
 
 
 def _call_name(call: ast.Call) -> str:
@@ -315,7 +332,7 @@ def _lint_parts(parts: CellParts, source: str) -> list[str]:
     if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in probe_tree.body):
         problems.append("imports must come first, before the probe code")
     judge_tree = ast.parse(parts.judge or "pass")
-    if not any(isinstance(n, ast.Call) and _call_name(n).startswith(CHECK_PREFIX) for n in ast.walk(judge_tree)):
+    if not any(isinstance(n, ast.Call) and _call_name(n) in CHECK_NAMES for n in ast.walk(judge_tree)):
         problems.append("has no check_* call in its judge part")
     for node in ast.walk(judge_tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -376,7 +393,9 @@ class KeyUsage:
 def answer_key_usage(notebooks) -> KeyUsage:
     kernel, visible, hidden = set(), set(), set()
     for path in notebooks:
-        for cell in read_notebook(path).cells:
+        notebook = read_notebook(path)
+        legacy = tests_run_in_kernel(notebook)
+        for cell in notebook.cells:
             if cell.get("cell_type") != "code":
                 continue
             source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
@@ -387,6 +406,8 @@ def answer_key_usage(notebooks) -> KeyUsage:
                 parts = split_test_cell(source)
             except LintError:
                 continue
+            if legacy:
+                kernel |= _answer_keys(source)
             kernel |= _answer_keys(parts.imports + "\n" + parts.probe)
             (hidden if HIDDEN_BEGIN in source else visible).update(_answer_keys(parts.judge))
     visible |= kernel

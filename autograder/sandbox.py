@@ -54,7 +54,7 @@ SANDBOX_HOME = "/tmp/home"
 # Environment of the kernel: nothing of the grader's own environment leaks in, except these names.
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
               "OMP_NUM_THREADS", "MPLBACKEND", "NBGRADER_EXECUTION", "GAN_COURSE_DATA", "GAN_COURSE_OFFLINE",
-              "PYTHONUNBUFFERED", "PYTHONHASHSEED")
+              "PYTHONUNBUFFERED", "PYTHONHASHSEED", "GAN_COURSE_ANSWERS")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -104,9 +104,10 @@ class Sandbox:
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+        # After the tmpfs on /tmp, which would hide anything mounted below it earlier.
         for path in _python_roots() + _public_data() + list(self.read_only):
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
         keras_datasets = Path.home() / ".keras" / "datasets"
         if keras_datasets.is_dir():  # public downloads the instructor already has, read-only
             args += ["--ro-bind", str(keras_datasets), f"{SANDBOX_HOME}/.keras/datasets"]

@@ -149,8 +149,10 @@ def check_true(name: str, condition: bool, explanation: str) -> None:
 
 
 def check_param_count(model, want: int, name: str = "model") -> None:
-    """Assert a Keras model's parameter count (``count_params``)."""
-    check_equal(f"{name} parameter count", count_params(model), want)
+    """Assert a Keras model's parameter count (``count_params``); ``model`` may also be the count itself."""
+    count = int(model) if isinstance(model, (int, np.integer)) or (
+        isinstance(model, np.ndarray) and model.ndim == 0) else count_params(model)
+    check_equal(f"{name} parameter count", count, want)
 
 
 # Deterministic weights shared by the notebooks' behaviour checks and the NumPy answer references:

@@ -256,3 +256,5 @@ def test_unsafe_no_sandbox_grades_and_says_so(tiny_course, tmp_path):
     assert "WITHOUT a sandbox" in records[0]["message"]
     stored = json.loads((tmp_path / "out" / "results" / "reference" / f"{TINY}.json").read_text())
     assert stored["sandboxed"] is False
+    assert "WITHOUT a sandbox" in (tmp_path / "out" / "feedback" / "reference" / f"{TINY}.html").read_text()
+    assert "False" in (tmp_path / "out" / "grades.csv").read_text()
