@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder.grade import Limits, grade
@@ -48,6 +49,16 @@ CORRECT = {
         "points = [(1.0, 1.0)]\nfor _ in range(num_steps):\n    x, y = points[-1]\n    y = y + step_size * x\n"
         "    points.append((x - step_size * y, y))\nreturn points"),
 }
+
+def _copied_public_answers() -> dict[str, str]:
+    from autograder.paths import DATA_DIR
+
+    with np.load(DATA_DIR / f"{ASSIGNMENT}.npz") as public:
+        lrelu, d_loss, g_ls = public["lrelu_y"].tolist(), float(public["d_loss_true"]), float(public["g_loss_lsgan_true"])
+    return {"leaky_relu": f"return tf.constant({lrelu!r}, dtype=x.dtype)",
+            "discriminator_loss": f"return tf.constant({d_loss!r}, dtype=tf.float64)",
+            "ls_generator_loss": f"return tf.constant({g_ls!r}, dtype=tf.float64)"}
+
 
 # name: (solution bodies, checks it must lose)
 WRONG = {
@@ -101,11 +112,17 @@ WRONG = {
     "lsgan_without_half": ({"ls_discriminator_loss": (
         "return tf.reduce_mean(tf.square(scores_real - 1.0)) + tf.reduce_mean(tf.square(scores_fake))")},
         {"ls_discriminator_loss_values"}),
+    # Hard-codes the visible checks' expected values from the public data/gan_basics.npz: grading draws fresh
+    # inputs (autograder/hidden/gan_basics.grading.npz), so copying earns nothing.
+    "copies_public_answers": (_copied_public_answers(), {
+        "leaky_relu_values", "leaky_relu_alpha_hidden", "discriminator_loss_values",
+        "discriminator_loss_reduction_hidden", "ls_generator_loss_values"}),
 }
 BUNDLES = {
     "wrong_bundle_a": ("alpha_0_2", "relu_discriminator", "beta1_default", "x_updated_first"),
     "wrong_bundle_b": ("gaussian_noise", "sum_not_mean", "no_tanh", "generator_never_updated"),
     "wrong_bundle_c": ("saturating_generator_loss", "batchnorm_before_relu", "lsgan_without_half"),
+    "wrong_bundle_d": ("copies_public_answers",),
 }
 
 
