@@ -347,6 +347,13 @@ def _lint_parts(parts: CellParts, source: str) -> list[str]:
                             "probe, before the first check / the hidden-tests marker, and judge its result")
     if not parts.probe.strip():
         problems.append("has no probe: a test cell must call the student's code before judging it")
+    # While grading the judge finds np, the helpers and answers by itself; a student running the notebook
+    # does not: the cell must bind them.
+    bound = _defined_names(whole)
+    needed = {n.id for n in ast.walk(judge_tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    unbound = sorted((needed & judge_namespace_names()) - bound - {"numpy"})
+    if unbound:
+        problems.append(f"uses {unbound} without importing or defining them (the notebook itself would fail)")
     return problems
 
 
