@@ -18,12 +18,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import psutil
 from tqdm import tqdm
 
-from autograder.answers import AnswerFiles, npz_bytes, read_npz
-from autograder.judge import answer_key_usage, tests_run_in_kernel
+from autograder.answers import AnswerFiles, is_input, npz_bytes, read_npz
+from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
@@ -87,8 +86,9 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
                     source_dir: Path = SOURCE_DIR) -> tuple[Path, list[str]]:
     """The kernel's answer folder and the judge's answer files.
 
-    The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes and
-    setup cells, ``autograder.judge.answer_key_usage``): inputs, never an expected value the judge compares.
+    The kernel gets, of its own assignment only, the inputs (keys without the ``_true`` suffix) and the keys that
+    code running in the kernel reads by name (probes and setup cells, ``autograder.judge.answer_key_usage``):
+    never an expected value the judge compares.
     With a grading set (``autograder/hidden/<a>.grading.npz``) those come from it and the judge reads all of
     it; otherwise from the public file, and the judge reads the public and hidden files.
     """
@@ -98,15 +98,10 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
     judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
     inputs_from = files.grading if files.grading.is_file() else files.public
     if inputs_from.is_file():
-        notebooks = source_notebooks(assignment, source_dir)
-        if any(tests_run_in_kernel(read_notebook(path)) for path in notebooks):
-            # A notebook not migrated to probe/judge cells checks in the kernel: it needs every value (a gap).
-            inputs = {}
-            for path in (inputs_from, files.hidden) if inputs_from == files.public else (inputs_from,):
-                inputs.update(read_npz(path) if path.is_file() else {})
-        else:
-            wanted = answer_key_usage(notebooks).kernel
-            inputs = {k: v for k, v in read_npz(inputs_from).items() if k in wanted}
+        # Inputs (no ``_true`` suffix: probes may build their keys, ``answers[f"{name}_x"]``), and any other key
+        # that kernel code reads by name (the lint keeps hidden expected values out of it).
+        wanted = answer_key_usage(source_notebooks(assignment, source_dir)).kernel
+        inputs = {k: v for k, v in read_npz(inputs_from).items() if is_input(k) or k in wanted}
         (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))
     return kernel_dir, judge_files
 

@@ -45,13 +45,6 @@ CHECK_NAMES = {name for name in CHECK_HELPERS if name.startswith(CHECK_PREFIX)}
 _COUNT_IN_KERNEL = "__import__('course.checks', fromlist=['count_params']).count_params"
 
 
-def tests_run_in_kernel(notebook) -> bool:
-    """True for a source notebook not yet migrated to probe/judge test cells (notebook metadata
-    ``gan_course.test_cells == "kernel"``): its test cells run whole in the (sandboxed) kernel, which also gets
-    its hidden expected values, and pass on the kernel's word. A documented gap, reported by validate."""
-    return (notebook.get("metadata", {}).get("gan_course", {}) or {}).get("test_cells") == "kernel"
-
-
 @dataclass(frozen=True)
 class CellParts:
     """A test cell cut in three (source text of each part), and the names the judge needs from the probe."""
@@ -401,7 +394,6 @@ def answer_key_usage(notebooks) -> KeyUsage:
     kernel, visible, hidden = set(), set(), set()
     for path in notebooks:
         notebook = read_notebook(path)
-        legacy = tests_run_in_kernel(notebook)
         for cell in notebook.cells:
             if cell.get("cell_type") != "code":
                 continue
@@ -413,8 +405,6 @@ def answer_key_usage(notebooks) -> KeyUsage:
                 parts = split_test_cell(source)
             except LintError:
                 continue
-            if legacy:
-                kernel |= _answer_keys(source)
             kernel |= _answer_keys(parts.imports + "\n" + parts.probe)
             (hidden if HIDDEN_BEGIN in source else visible).update(_answer_keys(parts.judge))
     visible |= kernel

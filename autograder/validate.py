@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder.answers import hidden_keys, reference_names
 from autograder.grade import prepare_answers, run_notebook
-from autograder.judge import lint_notebook, tests_run_in_kernel
+from autograder.judge import lint_notebook
 from autograder.nbgrader_api import generate_assignment
 from autograder.notebook import autograded_checks, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
@@ -42,10 +42,6 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
     lines, ok = [], True
     secret_keys = hidden_keys(assignment) if assignment in reference_names() else frozenset()
     for source_path in sources:
-        if tests_run_in_kernel(read_notebook(source_path)):
-            lines.append(f"{assignment}/{source_path.name} [conventions]: NOT MIGRATED: its test cells run whole in "
-                         "the sandboxed kernel and pass on the kernel's word (legacy mode)")
-            continue
         problems = lint_notebook(source_path, hidden_keys=secret_keys)
         if problems:
             ok = False

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -135,22 +134,16 @@ def run_job(job: Job) -> NotebookResult:
 
     answers = load_judge_answers(job.judge_answers)
     nb = assembled.notebook
-    in_kernel = judging.tests_run_in_kernel(source_nb)
-    marker = "grader-check-passed-" + secrets.token_hex(16)
     tests: dict[int, tuple[str, judging.CellParts, bool, str]] = {}
     for index, cell in enumerate(nb.cells):
         if is_autograded_test(cell):
             original = cell.source
-            if in_kernel:  # legacy notebooks (see autograder.judge.tests_run_in_kernel): the old protocol
-                parts = judging.CellParts("", "", "", ())
-                cell.source = f"{original}\nprint({marker!r})"
-            else:
-                try:
-                    parts = judging.split_test_cell(original)
-                except judging.LintError as error:  # a source problem: every grading of it fails the same way
-                    parts = judging.CellParts("", "raise RuntimeError('this check cannot run')", "", ())
-                    notes.append(f"{grade_id(cell)}: {error}")
-                cell.source = judging.kernel_source(parts)
+            try:
+                parts = judging.split_test_cell(original)
+            except judging.LintError as error:  # a source problem: every grading of it fails the same way
+                parts = judging.CellParts("", "raise RuntimeError('this check cannot run')", "", ())
+                notes.append(f"{grade_id(cell)}: {error}")
+            cell.source = judging.kernel_source(parts)
             tests[index] = (grade_id(cell), parts, is_hidden(cell), original)
 
     def on_cell_executed(cell, cell_index, execute_reply):
@@ -160,10 +153,7 @@ def run_job(job: Job) -> NotebookResult:
                 result.cell_errors.append(f"{grade_id(cell) or f'cell {cell_index}'}: {error[:200]}")
             return
         gid, parts, hidden, _ = tests[cell_index]
-        if in_kernel:
-            outcome = _kernel_verdict(cell, execute_reply, marker, hidden)
-        else:
-            outcome = _judge_cell(cell, execute_reply, client.probes.pop(cell_index, None), parts, hidden, answers)
+        outcome = _judge_cell(cell, execute_reply, client.probes.pop(cell_index, None), parts, hidden, answers)
         result.checks[gid] = outcome
         with progress_path.open("a") as progress:
             progress.write(json.dumps({"grade_id": gid, "passed": outcome.passed, "message": outcome.message}) + "\n")
@@ -225,26 +215,6 @@ def _judge_cell(cell, reply, payload, parts, hidden: bool, answers: dict) -> Che
     verdict = judging.judge(parts, values=values, problems=problems, missing=missing, answers=answers,
                             hidden=hidden)
     return CheckOutcome(verdict.passed, verdict.message)
-
-
-def _kernel_verdict(cell, reply, marker: str, hidden: bool) -> CheckOutcome:
-    """Legacy notebooks only: the cell passed if the kernel replied ok, showed no error and printed the marker.
-
-    Weaker than the judge: code in the kernel can rewrite the cell. Only notebooks not yet migrated to
-    probe/judge cells use it, and ``autograder validate`` says which.
-    """
-    content = (reply or {}).get("content", {})
-    if content.get("ename") == "CellTimeoutError":
-        return CheckOutcome(False, f"the code this check calls ran too long ({content.get('evalue', '')})")
-    error = _kernel_error(cell)
-    stdout = "".join(o.get("text", "") for o in cell.get("outputs", [])
-                     if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    if error:
-        first = error.splitlines()[0] if error else ""
-        return CheckOutcome(False, first[:300] if hidden else error)
-    if content.get("status", "error") != "ok" or marker not in stdout:
-        return CheckOutcome(False, "the check did not complete")
-    return CheckOutcome(True, "")
 
 
 def main(argv: list[str]) -> int:
