@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 from tqdm import tqdm
 
-from autograder.answers import AnswerFiles, is_input, npz_bytes, read_npz
+from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, reference_names
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
@@ -86,9 +86,9 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
                     source_dir: Path = SOURCE_DIR) -> tuple[Path, list[str]]:
     """The kernel's answer folder and the judge's answer files.
 
-    The kernel gets, of its own assignment only, the inputs (keys without the ``_true`` suffix) and the keys that
-    code running in the kernel reads by name (probes and setup cells, ``autograder.judge.answer_key_usage``):
-    never an expected value the judge compares.
+    The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes and
+    setup cells, by name or through an f-string: ``autograder.judge.answer_key_usage``), never a hidden
+    expected value.
     With a grading set (``autograder/hidden/<a>.grading.npz``) those come from it and the judge reads all of
     it; otherwise from the public file, and the judge reads the public and hidden files.
     """
@@ -98,10 +98,11 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
     judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
     inputs_from = files.grading if files.grading.is_file() else files.public
     if inputs_from.is_file():
-        # Inputs (no ``_true`` suffix: probes may build their keys, ``answers[f"{name}_x"]``), and any other key
-        # that kernel code reads by name (the lint keeps hidden expected values out of it).
-        wanted = answer_key_usage(source_notebooks(assignment, source_dir)).kernel
-        inputs = {k: v for k, v in read_npz(inputs_from).items() if is_input(k) or k in wanted}
+        # Only keys that kernel code reads, by name or through an f-string (``answers[f"{name}_x"]``), and never
+        # one of the hidden expected values (``lint_notebook`` keeps them out of kernel code).
+        usage = answer_key_usage(source_notebooks(assignment, source_dir))
+        secret = hidden_keys(assignment, source_dir) if assignment in reference_names() else frozenset()
+        inputs = {k: v for k, v in read_npz(inputs_from).items() if usage.kernel_reads(k) and k not in secret}
         (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))
     return kernel_dir, judge_files
 

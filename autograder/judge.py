@@ -19,11 +19,13 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from autograder.answers import EXPECTED_SUFFIX
 from autograder.notebook import HIDDEN_BEGIN, grade_id, is_autograded_test, read_notebook
 from course import checks
 
@@ -229,8 +231,16 @@ def judge(parts: CellParts, *, values: dict, problems: dict[str, str], missing: 
     import io
 
     quiet = io.StringIO()  # the helpers print their report for notebooks; here the verdict carries it
+    text = _judge_imports(parts) + "\n" + parts.judge
+    ran: set[int] = set()
+
+    def listen(frame) -> None:
+        if frame.f_code.co_filename == JUDGE_FILENAME:
+            ran.add(frame.f_lineno)
+
+    checks._check_listeners.append(listen)
     try:
-        code = compile(_judge_imports(parts) + "\n" + parts.judge, "<judge>", "exec")
+        code = compile(text, JUDGE_FILENAME, "exec")
         with contextlib.redirect_stdout(quiet):
             exec(code, namespace)  # trusted code: the instructor's source notebook
     except checks.CheckFailed as failure:
@@ -247,7 +257,25 @@ def judge(parts: CellParts, *, values: dict, problems: dict[str, str], missing: 
         return Verdict(False, text.splitlines()[0][:300] if hidden else text[:2000])
     except Exception as error:  # a probe value of the wrong kind makes the judge code fail: the check fails
         return Verdict(False, f"{type(error).__name__}: {str(error)[:300]}")
+    finally:
+        checks._check_listeners.remove(listen)
+    skipped = check_call_lines(text) - ran
+    if skipped:  # an empty value to loop over, or a value that steered around a check: no pass unseen
+        return Verdict(False, f"{len(skipped)} of this cell's checks did not run on the values your code produced "
+                              "(an empty result, or one of the wrong kind)")
     return Verdict(True, "")
+
+
+JUDGE_FILENAME = "<judge>"
+
+
+def check_call_lines(code: str) -> set[int]:
+    """Lines of ``code`` where a check_* helper is called: each must run at least once for a pass."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and _call_name(n) in CHECK_NAMES}
 
 
 def _judge_imports(parts: CellParts) -> str:
@@ -370,28 +398,50 @@ def _uses_name(source: str, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
 
 
-def _answer_keys(source: str) -> set[str]:
-    """Constant keys of ``answers[...]`` subscripts in some code."""
+def _answer_subscripts(source: str) -> list[ast.expr]:
+    """The key expressions of ``answers[...]`` subscripts in some code."""
     try:
         tree = ast.parse(source or "pass")
     except SyntaxError:
-        return set()
-    return {n.slice.value for n in ast.walk(tree)
-            if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "answers"
-            and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)}
+        return []
+    return [n.slice for n in ast.walk(tree)
+            if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "answers"]
+
+
+def _answer_keys(source: str) -> set[str]:
+    """Constant keys of ``answers[...]`` subscripts in some code."""
+    return {key.value for key in _answer_subscripts(source) if isinstance(key, ast.Constant) and isinstance(key.value, str)}
+
+
+def _answer_key_patterns(source: str) -> set[str]:
+    """Keys built with f-strings (``answers[f"{name}_x"]``), as regular expressions (each ``{...}`` any text)."""
+    patterns = set()
+    for key in _answer_subscripts(source):
+        if isinstance(key, ast.JoinedStr):
+            patterns.add("".join(re.escape(part.value) if isinstance(part, ast.Constant) else ".+"
+                                 for part in key.values))
+    return patterns
 
 
 @dataclass(frozen=True)
 class KeyUsage:
-    """Which answer keys a source notebook's code reads, and where (constant ``answers["..."]`` subscripts)."""
+    """Which answer keys a source notebook's code reads, and where (``answers[...]`` subscripts)."""
 
     kernel: frozenset[str]  # read by code that runs in the kernel while grading (probes, setup cells)
     visible: frozenset[str]  # read by code a student sees (the kernel's, and visible judges)
     hidden_only: frozenset[str]  # read only by hidden judge code: instructor-only values
+    kernel_patterns: frozenset[str] = frozenset()  # f-string keys of kernel code, as regular expressions
+
+    def kernel_reads(self, key: str) -> bool:
+        """Whether code running in the kernel may read ``key`` (by name or through an f-string)."""
+        if key in self.kernel:
+            return True
+        # An f-string never grants an expected value: those the kernel may read it reads by name.
+        return not key.endswith(EXPECTED_SUFFIX) and any(re.fullmatch(p, key) for p in self.kernel_patterns)
 
 
 def answer_key_usage(notebooks) -> KeyUsage:
-    kernel, visible, hidden = set(), set(), set()
+    kernel, visible, hidden, patterns = set(), set(), set(), set()
     for path in notebooks:
         notebook = read_notebook(path)
         for cell in notebook.cells:
@@ -399,13 +449,16 @@ def answer_key_usage(notebooks) -> KeyUsage:
                 continue
             source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
             if not is_autograded_test(cell):
-                kernel |= _answer_keys("\n".join(l for l in _lines(source) if not l.lstrip().startswith(("%", "!"))))
+                code = "\n".join(l for l in _lines(source) if not l.lstrip().startswith(("%", "!")))
+                kernel |= _answer_keys(code)
+                patterns |= _answer_key_patterns(code)
                 continue
             try:
                 parts = split_test_cell(source)
             except LintError:
                 continue
             kernel |= _answer_keys(parts.imports + "\n" + parts.probe)
+            patterns |= _answer_key_patterns(parts.imports + "\n" + parts.probe)
             (hidden if HIDDEN_BEGIN in source else visible).update(_answer_keys(parts.judge))
     visible |= kernel
-    return KeyUsage(frozenset(kernel), frozenset(visible), frozenset(hidden - visible))
+    return KeyUsage(frozenset(kernel), frozenset(visible), frozenset(hidden - visible), frozenset(patterns))

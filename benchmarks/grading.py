@@ -36,10 +36,10 @@ def make_class(folder: Path, assignment: str, copies: int) -> Path:
     return submitted
 
 
-def time_ours(assignment: str, submitted: Path, jobs: int, out: Path) -> float:
+def time_ours(assignment: str, submitted: Path, jobs: int, out: Path, sandbox: bool = True) -> float:
     started = time.perf_counter()
     records = grade(assignment=assignment, submitted_dir=submitted, out_dir=out, jobs=jobs, progress=False,
-                    feedback=True, limits=Limits(cell_timeout=600, submission_timeout=3600))
+                    feedback=True, limits=Limits(cell_timeout=600, submission_timeout=3600, sandbox=sandbox))
     elapsed = time.perf_counter() - started
     assert all(r["score"] == r["max_score"] for r in records), [r["message"] for r in records]
     return elapsed
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         floor = time_floor(repeats=3)
         notebook = time_notebook(args.assignment)
         ours_1 = time_ours(args.assignment, submitted, 1, tmp / "out1")
+        unsandboxed_1 = time_ours(args.assignment, submitted, 1, tmp / "out1-unsafe", sandbox=False)
         ours_2 = time_ours(args.assignment, submitted, 2, tmp / "out2")
         plain = time_nbgrader(args.assignment, submitted, tmp / "course")
     k = args.copies
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         ("executing the notebook once, no grading (nbclient)", notebook),
         ("nbgrader autograde", plain / k),
         ("autograder grade --jobs 1", ours_1 / k),
+        ("autograder grade --jobs 1 --unsafe-no-sandbox", unsandboxed_1 / k),
         ("autograder grade --jobs 2", ours_2 / k),
     ]
     lines = [f"Grading {k} reference submissions of `{args.assignment}` on {os.cpu_count()} cores "
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- speed-up of `--jobs 2` over nbgrader autograde: **{plain / ours_2:.2f}x** (target >= 1.8x)",
         f"- speed-up of `--jobs 2` over `--jobs 1`: {ours_1 / ours_2:.2f}x",
+        f"- cost of the sandbox per submission (`--jobs 1` over `--unsafe-no-sandbox`): "
+        f"{100 * (ours_1 / unsandboxed_1 - 1):+.1f}% (target <= 5%)",
         f"- `--jobs 1` per submission over the floor: {ours_1 / k / floor:.2f}x;"
         f" nbgrader autograde over the floor: {plain / k / floor:.2f}x",
         f"- `--jobs 1` per submission over executing the notebook once: {ours_1 / k / notebook:.2f}x"

@@ -7,6 +7,7 @@ notebook and in the grader's feedback.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,12 +106,26 @@ def _short(value) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+# While the grader's judge runs a test cell's judge code it listens here for each check that runs, so that a
+# check skipped by a probe value (an empty list to loop over, a flag that steers an ``if``) cannot pass
+# unseen. Notebooks have no listener.
+_check_listeners: list = []
+
+
+def _notify_check() -> None:
+    if _check_listeners:
+        caller = sys._getframe(2)  # the code that called the check_* helper
+        for listener in _check_listeners:
+            listener(caller)
+
+
 def check_close(name: str, got, want, threshold: float) -> None:
     """Assert that ``got`` matches ``want`` (same shape) within a maximum relative error ``threshold``.
 
     Returns None on purpose: a number left as a test cell's last value would be read by plain nbgrader
     as partial credit.
     """
+    _notify_check()
     got_array = np.asarray(got)
     want_array = np.asarray(want)
     if got_array.shape != want_array.shape and got_array.size != want_array.size:
@@ -131,6 +146,7 @@ def check_close(name: str, got, want, threshold: float) -> None:
 
 def check_equal(name: str, got, want) -> None:
     """Assert exact equality (numbers, shapes, strings, tuples)."""
+    _notify_check()
     try:
         passed = bool(np.all(np.asarray(got) == np.asarray(want))) and np.shape(got) == np.shape(want)
     except (TypeError, ValueError):  # ragged or incomparable values are not equal
@@ -142,6 +158,7 @@ def check_equal(name: str, got, want) -> None:
 
 def check_true(name: str, condition: bool, explanation: str) -> None:
     """Assert a property; ``explanation`` says what was expected and what was seen (shown only on failure)."""
+    _notify_check()
     passed = bool(condition)
     print(f"{name}: PASSED" if passed else f"{name}: {explanation}\n  FAILED")
     if not passed:
@@ -150,6 +167,7 @@ def check_true(name: str, condition: bool, explanation: str) -> None:
 
 def check_param_count(model, want: int, name: str = "model") -> None:
     """Assert a Keras model's parameter count (``count_params``); ``model`` may also be the count itself."""
+    _notify_check()
     count = int(model) if isinstance(model, (int, np.integer)) or (
         isinstance(model, np.ndarray) and model.ndim == 0) else count_params(model)
     check_equal(f"{name} parameter count", count, want)

@@ -304,8 +304,14 @@ def _finish(name, images, labels, source, value_range, seed, class_id=None):
     order = np.random.default_rng(seed).permutation(len(labels))
     images = _scale(images[order], low)
     labels = labels[order]
-    print(f"{name}: {len(labels)} {what} from {source}")
+    line = f"{name}: {len(labels)} {what} from {source}"
+    if line not in _ANNOUNCED:  # once per process: a notebook scores several GANs against the same data
+        _ANNOUNCED.add(line)
+        print(line)
     return images, labels
+
+
+_ANNOUNCED: set[str] = set()
 
 
 # ---------------------------------------------------------------------------------------------------------

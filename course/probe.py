@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import numbers
+import zipfile
 
 import numpy as np
 
@@ -96,6 +97,14 @@ def decode(payload: dict) -> tuple[dict, dict[str, str]]:
     data = base64.b64decode(payload["npz"], validate=True)
     if len(data) > MAX_BYTES:
         raise ProbeError(f"the probe's values take {len(data)} bytes, more than {MAX_BYTES}")
+    # encode() writes an uncompressed archive; a forged one could deflate a few MB into many GB.
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile as error:
+        raise ProbeError(f"the probe's values are not an archive ({error})") from None
+    if unpacked > MAX_BYTES:
+        raise ProbeError(f"the probe's values unpack to {unpacked} bytes, more than {MAX_BYTES}")
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     values = {str(name): _decode(node, arrays) for name, node in dict(payload["skeleton"]).items()}

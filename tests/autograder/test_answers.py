@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from autograder.answers import (AnswerFiles, answer_sets, build_answers, compare_answers, grading_seed, hidden_keys,
-                                is_input, npz_bytes, read_npz, reference_names, write_answers)
+                                is_input, key_usage, npz_bytes, read_npz, reference_names, write_answers)
 
 
 def test_every_reference_is_deterministic_and_numpy_only():
@@ -92,3 +92,34 @@ def test_grading_set_has_fresh_inputs_and_the_same_keys(name):
     assert changed, "the grading set's float inputs are all the public ones"
     for key in grading:
         assert grading[key].shape == public[key].shape, key
+
+
+@pytest.mark.parametrize("name", reference_names())
+def test_grading_kernel_gets_the_inputs_its_code_reads_and_no_hidden_expected_value(name, tmp_path):
+    """While grading, the kernel's answer file holds what kernel code reads of the grading set (by name or through
+    an f-string such as ``answers[f"{case}_seed"]``) and none of the expected values only the judge may see."""
+    from autograder.grade import prepare_answers
+    from autograder.paths import DATA_DIR, HIDDEN_DIR
+
+    kernel_dir, judge_files = prepare_answers(name, answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path)
+    kernel = read_npz(kernel_dir / f"{name}.npz")
+    files = AnswerFiles.of(name)
+    full = read_npz(files.grading) if files.grading.is_file() else read_npz(files.public)
+    usage = key_usage(name)
+    assert kernel and set(kernel) <= set(full)
+    assert not set(kernel) & hidden_keys(name)
+    assert all(usage.kernel_reads(key) for key in kernel)
+    assert usage.kernel & set(full) - hidden_keys(name) <= set(kernel)
+    for key in kernel:  # from the grading set, when there is one: fresh inputs
+        np.testing.assert_array_equal(kernel[key], full[key])
+    assert judge_files == ([str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)])
+
+
+def test_f_string_keys_reach_the_kernel_but_never_grant_an_expected_value(tmp_path):
+    from autograder.grade import prepare_answers
+    from autograder.paths import DATA_DIR, HIDDEN_DIR
+
+    kernel_dir, _ = prepare_answers("keras_model_gan", answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path)
+    kernel = read_npz(kernel_dir / "keras_model_gan.npz")
+    assert {"dense_generator_seed", "dense_generator_x", "cond_conv_discriminator_c"} <= set(kernel)
+    assert not {k for k in kernel if k.endswith("_true")}

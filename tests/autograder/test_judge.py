@@ -114,3 +114,27 @@ def test_lint_names_each_broken_convention(tmp_path):
 def test_lint_wants_hidden_code_to_read_only_what_the_probe_defines(tmp_path):
     problems = "\n".join(lint_notebook(_notebook(tmp_path, HIDDEN)))
     assert "hidden code reads ['SECRET_LIMIT']" in problems
+
+
+LOOPING = """import numpy as np
+from course.checks import check_true
+cases = [("dense", 1), ("conv", 2)]
+outputs = {kind: float(np.asarray(build(kind)).sum()) for kind, _ in cases}
+### BEGIN HIDDEN TESTS
+for kind, want in cases:
+    check_true(f"{kind} output", abs(outputs[kind] - want) < 1e-6, f"{kind}: wrong output")
+if outputs:
+    check_true("some output", len(outputs) == 2, "want two outputs")
+### END HIDDEN TESTS"""
+
+
+def test_a_check_that_probe_values_steer_around_does_not_pass():
+    """A forger who sends an empty list to loop over (or a value that skips an ``if``) runs no check: no pass."""
+    parts = split_test_cell(LOOPING)
+    honest = {"cases": [("dense", 1), ("conv", 2)], "outputs": {"dense": 1.0, "conv": 2.0}}
+    assert judge(parts, values=honest, problems={}, missing=[], answers={}, hidden=True).passed
+    for forged in ({"cases": [], "outputs": {}}, {"cases": [], "outputs": {"dense": 1.0, "conv": 2.0}}):
+        verdict = judge(parts, values=forged, problems={}, missing=[], answers={}, hidden=True)
+        assert not verdict.passed and "did not run" in verdict.message, forged
+    assert not judge(parts, values={"cases": honest["cases"], "outputs": {}}, problems={}, missing=[], answers={},
+                     hidden=True).passed

@@ -68,6 +68,24 @@ def test_objects_do_not_cross_and_say_why():
     assert "not plain data" in problems["model"]
 
 
+def test_a_compressed_bomb_is_refused_before_it_is_unpacked():
+    import base64
+    import io
+    import zipfile
+
+    from course.probe import MAX_BYTES
+
+    member = io.BytesIO()
+    np.lib.format.write_array(member, np.zeros(MAX_BYTES // 8 + 1024))  # just over the limit once unpacked
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a0.npy", member.getvalue())
+    assert len(archive.getvalue()) < MAX_BYTES // 100  # small on the wire
+    payload = {"skeleton": {"x": {"array": "a0"}}, "npz": base64.b64encode(archive.getvalue()).decode()}
+    with pytest.raises(ProbeError, match="unpack to"):
+        decode(payload)
+
+
 def test_decoding_never_runs_pickled_code():
     import base64
     import io

@@ -231,6 +231,16 @@ def test_mnist_npz_in_data_dir(env, capsys):
     np.testing.assert_array_equal(labels, y_train[index])
 
 
+def test_source_line_is_printed_once_per_process(env, capsys):
+    """A notebook that scores three GANs against the same data says where the data came from once."""
+    write_mnist_npz(env.root / "mnist.npz", count=20)
+    data.load_mnist()
+    data.load_mnist(seed=1)
+    data.load_mnist(value_range=(-1.0, 1.0))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines == [f"MNIST: 20 images from {env.root / 'mnist.npz'}"]
+
+
 def test_shuffle_is_seeded(env, capsys):
     write_mnist_npz(env.root / "mnist.npz", count=40)
     a_images, a_labels = data.load_mnist(seed=5)
