@@ -109,8 +109,18 @@ def _stable_g_loss(d_fake):
 
 @contextlib.contextmanager
 def reference_losses(function):
-    """While active, ``d_loss`` and ``g_loss`` in ``function``'s module namespace are the text's losses."""
-    namespace = function.__globals__
+    """While active, ``d_loss`` and ``g_loss`` in ``function``'s module namespace are the text's losses.
+
+    ``function`` may be wrapped (a ``tf.function``, a ``functools.wraps`` decorator); when no namespace can be
+    found, nothing is swapped and the student's own losses run."""
+    namespace = None
+    for candidate in (function, getattr(function, "python_function", None), getattr(function, "__wrapped__", None)):
+        namespace = getattr(candidate, "__globals__", None)
+        if namespace is not None:
+            break
+    if namespace is None:
+        yield
+        return
     saved = {name: namespace[name] for name in ("d_loss", "g_loss") if name in namespace}
     namespace["d_loss"], namespace["g_loss"] = _stable_d_loss, _stable_g_loss
     try:
