@@ -190,7 +190,8 @@ def cdisc(conv_act="'relu'", hidden_act="relu", out_act="None", dropout=""):
 # name: (solution bodies, checks it must lose)
 WRONG = {
     # optimal_discriminator
-    "dstar_inverted": ({"optimal_discriminator": "a, b = p_data(x), p_g(x)\nreturn np.where(a + b > 0, b / np.where(a + b > 0, a + b, 1), 0.5)"},
+    "dstar_inverted": ({"optimal_discriminator": (
+        "a, b = p_data(x), p_g(x)\nreturn np.where(a + b > 0, b / np.where(a + b > 0, a + b, 1), 0.5)")},
                        {"optimal_discriminator_values", "optimal_discriminator_hidden"}),
     "dstar_no_half": ({"optimal_discriminator": "a, b = p_data(x), p_g(x)\nreturn a / (a + b)"},
                       {"optimal_discriminator_hidden"}),
