@@ -23,6 +23,17 @@ from autograder.nbgrader_api import COURSE_ID
 
 TIMESTAMP_FILE = "timestamp.txt"  # what `nbgrader collect` leaves in each submission
 GENERATED_CONFIG_MARK = "# Written by `autograder grade`"
+# formgrader's grading page needs MathJax 2 (its script calls MathJax.Hub) and asks a CDN for it; offline, Debian's
+# libjs-mathjax serves instead when the server runs with --ServerApp.extra_static_paths=/usr/share/javascript.
+LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax/MathJax.js")
+LOCAL_MATHJAX_URL = "/static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+FORMGRADER_TEMPLATES = Path(__file__).resolve().parent / "formgrader_templates"
+
+
+def _nbgrader_templates() -> str:
+    from nbgrader.server_extensions.formgrader import handlers
+
+    return str(handlers.template_path)
 
 
 class TermSettings(Configurable):
@@ -120,6 +131,14 @@ def write_formgrader_config(*, autograded_dir: Path, db_url: str, source_dir: Pa
         f"c.CourseDirectory.autograded_directory = {Path(autograded_dir).name!r}",
         f"c.CourseDirectory.source_directory = {os.path.relpath(Path(source_dir).resolve(), root)!r}",
     ]
+    if LOCAL_MATHJAX.is_file():
+        lines.append("# MathJax from Debian's libjs-mathjax: start the server with "
+                     f"--ServerApp.extra_static_paths={LOCAL_MATHJAX.parent.parent}")
+        lines.append(f"c.HTMLExporter.mathjax_url = {LOCAL_MATHJAX_URL!r}")
+        # nbgrader's page hard-codes the CDN: our template (it extends nbgrader's) takes the URL above
+        lines.append("c.HTMLExporter.template_name = 'formgrade_offline'")
+        lines.append(f"c.HTMLExporter.extra_template_basedirs = {[str(FORMGRADER_TEMPLATES), _nbgrader_templates()]!r}")
+        lines.append(f"c.HTMLExporter.extra_template_paths = {[str(Path(_nbgrader_templates()).parent)]!r}")
     if submitted_dir is not None:
         lines.append(f"c.CourseDirectory.submitted_directory = "
                      f"{os.path.relpath(Path(submitted_dir).resolve(), root)!r}")
