@@ -74,7 +74,8 @@ def render(result: dict, totals=None) -> str:
     return PAGE.format(
         title=html.escape(f"{result['assignment']}: feedback for {result['student_id']}"),
         score=result["score"], max_score=result["max_score"], status=html.escape(result["status"]),
-        manual=f"; {manual:g} more points are graded by hand" if manual else "",
+        manual=(f"; {manual:g} more points are graded by hand" + (" (below)" if totals is not None else "")
+                if manual else ""),
         message=f"<p>{html.escape(result['message'])}</p>" if result.get("message") else "",
         unsandboxed=("<p><b>Graded WITHOUT a sandbox</b> (--unsafe-no-sandbox).</p>\n"
                      if result.get("sandboxed") is False else ""),
