@@ -248,3 +248,39 @@ def refresh_late_penalties(db_url: str, assignment: str, late_config: Config) ->
             return
     for student, notebooks in submissions:
         assign_late_penalties(db_url, assignment, student, notebooks, late_config)
+
+
+def agreement_problems(*, out_dir: Path, assignment: str, db_url: str, canvas_csv: Path) -> list[str]:
+    """Where the gradebook, ``OUT/grades.csv``, a Canvas export and the feedback pages disagree on a student's
+    manual points, late penalty or total (an empty list when they all agree)."""
+    import csv
+    import re
+
+    problems = []
+    totals = gradebook_totals(db_url, assignment)
+    with open(Path(out_dir) / "grades.csv", newline="") as handle:
+        rows = {r["student_id"]: r for r in csv.DictReader(handle) if r["assignment"] == assignment}
+    with open(canvas_csv, newline="") as handle:
+        lines = list(csv.reader(handle))
+    column = lines[0].index(assignment) if lines and assignment in lines[0] else None
+    canvas = {line[2]: line[column] for line in lines[2:]} if column is not None else {}
+    for student, t in sorted(totals.items()):
+        row = rows.get(student)
+        if row is None:
+            problems.append(f"{student}: not in grades.csv")
+        else:
+            for name, want in (("manual_score", t.manual_score), ("late_penalty", t.late_penalty), ("total", t.total)):
+                if abs(float(row[name] or 0) - want) > 1e-9:
+                    problems.append(f"{student}: grades.csv {name} {row[name]} != gradebook {want:g}")
+        if canvas.get(student) is None or abs(float(canvas[student] or "nan") - t.total) > 1e-9:
+            problems.append(f"{student}: Canvas total {canvas.get(student)} != gradebook {t.total:g}")
+        page = Path(out_dir) / "feedback" / student / f"{assignment}.html"
+        text = page.read_text() if page.is_file() else ""
+        found = re.search(r'class="total"><b>([-0-9.e]+) /', text)
+        penalty = re.search(r'class="late-penalty">([-0-9.e]+)', text)
+        if not found or abs(float(found.group(1)) - t.total) > 1e-9:
+            problems.append(f"{student}: feedback total {found.group(1) if found else 'missing'} != {t.total:g}")
+        if not penalty or abs(float(penalty.group(1)) - t.late_penalty) > 1e-9:
+            problems.append(f"{student}: feedback late penalty {penalty.group(1) if penalty else 'missing'} "
+                            f"!= {t.late_penalty:g}")
+    return problems

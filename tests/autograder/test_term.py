@@ -14,7 +14,7 @@ from autograder.export import export
 from autograder.feedback import regenerate
 from autograder.grade import Limits, grade
 from autograder.nbgrader_api import COURSE_ID
-from autograder.term import load_config
+from autograder.term import agreement_problems, load_config
 from conftest import TINY, TINY_NOTEBOOK, replace_solution, write_submission
 
 LIMITS = Limits(cell_timeout=10, submission_timeout=60, memory_mb=4096)
@@ -163,6 +163,12 @@ def test_manual_grades_survive_regrading_and_reach_feedback_and_exports(term, tm
     assert lines[1] == ["Points Possible", "", "", "", "", "8"]
     by_sis = {line[2]: float(line[5]) for line in lines[2:]}
     assert {s: by_sis[s] for s in expected} == {s: t for s, (_, _, t) in expected.items()}
+    assert agreement_problems(out_dir=out, assignment=TINY, db_url=db, canvas_csv=canvas) == []
+    # the check can fail: a stale feedback page (the penalty changed since) is named
+    page = out / "feedback" / "late" / f"{TINY}.html"
+    page.write_text(page.read_text().replace('class="late-penalty">4', 'class="late-penalty">3'))
+    assert agreement_problems(out_dir=out, assignment=TINY, db_url=db, canvas_csv=canvas) == [
+        "late: feedback late penalty 3 != 4"]
 
 
 def test_feedback_command_needs_graded_results(tmp_path, capsys):
