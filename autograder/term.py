@@ -30,6 +30,18 @@ LOCAL_MATHJAX_URL = "/static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 FORMGRADER_TEMPLATES = Path(__file__).resolve().parent / "formgrader_templates"
 
 
+def offline_formgrader_settings() -> dict:
+    """``c.HTMLExporter`` settings that make formgrader's grading page take MathJax from ``LOCAL_MATHJAX_URL``:
+    nbgrader's template hard-codes the CDN, ours (it extends nbgrader's) takes ``mathjax_url``. Only for the
+    config of a grading output folder: `nbgrader generate_feedback` run there would take this template too."""
+    return {
+        "mathjax_url": LOCAL_MATHJAX_URL,
+        "template_name": "formgrade_offline",
+        "extra_template_basedirs": [str(FORMGRADER_TEMPLATES), _nbgrader_templates()],
+        "extra_template_paths": [str(Path(_nbgrader_templates()).parent)],
+    }
+
+
 def _nbgrader_templates() -> str:
     from nbgrader.server_extensions.formgrader import handlers
 
@@ -134,11 +146,7 @@ def write_formgrader_config(*, autograded_dir: Path, db_url: str, source_dir: Pa
     if LOCAL_MATHJAX.is_file():
         lines.append("# MathJax from Debian's libjs-mathjax: start the server with "
                      f"--ServerApp.extra_static_paths={LOCAL_MATHJAX.parent.parent}")
-        lines.append(f"c.HTMLExporter.mathjax_url = {LOCAL_MATHJAX_URL!r}")
-        # nbgrader's page hard-codes the CDN: our template (it extends nbgrader's) takes the URL above
-        lines.append("c.HTMLExporter.template_name = 'formgrade_offline'")
-        lines.append(f"c.HTMLExporter.extra_template_basedirs = {[str(FORMGRADER_TEMPLATES), _nbgrader_templates()]!r}")
-        lines.append(f"c.HTMLExporter.extra_template_paths = {[str(Path(_nbgrader_templates()).parent)]!r}")
+        lines += [f"c.HTMLExporter.{name} = {value!r}" for name, value in offline_formgrader_settings().items()]
     if submitted_dir is not None:
         lines.append(f"c.CourseDirectory.submitted_directory = "
                      f"{os.path.relpath(Path(submitted_dir).resolve(), root)!r}")
