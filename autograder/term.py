@@ -151,6 +151,7 @@ def write_formgrader_config(*, autograded_dir: Path, db_url: str, source_dir: Pa
         lines.append(f"c.CourseDirectory.submitted_directory = "
                      f"{os.path.relpath(Path(submitted_dir).resolve(), root)!r}")
     path.write_text("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)  # the gradebook URL may carry a database password
     return path
 
 
@@ -280,7 +281,7 @@ def agreement_problems(*, out_dir: Path, assignment: str, db_url: str, canvas_cs
             for name, want in (("manual_score", t.manual_score), ("late_penalty", t.late_penalty), ("total", t.total)):
                 if abs(float(row[name] or 0) - want) > 1e-9:
                     problems.append(f"{student}: grades.csv {name} {row[name]} != gradebook {want:g}")
-        if canvas.get(student) is None or abs(float(canvas[student] or "nan") - t.total) > 1e-9:
+        if not canvas.get(student) or abs(float(canvas[student]) - t.total) > 1e-9:
             problems.append(f"{student}: Canvas total {canvas.get(student)} != gradebook {t.total:g}")
         page = Path(out_dir) / "feedback" / student / f"{assignment}.html"
         text = page.read_text() if page.is_file() else ""

@@ -174,3 +174,14 @@ def test_manual_grades_survive_regrading_and_reach_feedback_and_exports(term, tm
 def test_feedback_command_needs_graded_results(tmp_path, capsys):
     assert cli_main(["feedback", "gan_basics", "--out", str(tmp_path)]) == 1
     assert "grade it first" in capsys.readouterr().err
+
+
+def test_percent_per_day_plugin_counts_started_days_after_the_grace_period():
+    from autograder.late import PercentPerDay
+
+    plugin = PercentPerDay(percent_per_day=10.0, grace_minutes=15.0)
+    assert plugin.late_submission_penalty("s", 8.0, 10 * 60) == 0.0  # inside the grace period
+    assert plugin.late_submission_penalty("s", 8.0, 16 * 60) == pytest.approx(0.8)  # one started day
+    assert plugin.late_submission_penalty("s", 8.0, 86400 + 16 * 60) == pytest.approx(1.6)
+    assert plugin.late_submission_penalty("s", 8.0, 30 * 86400) == pytest.approx(8.0)  # never more than the score
+    assert plugin.late_submission_penalty("s", 0.0, 30 * 86400) == 0.0
