@@ -21,3 +21,12 @@ c.Autograder.submission_timeout = 1200  # seconds one whole submission may run
 c.Autograder.memory_mb = 8192  # address-space cap of one grading worker and its kernel
 c.ExecutePreprocessor.timeout = 120
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Late work (`autograder grade`, and plain `nbgrader autograde` alike): nbgrader's AssignLatePenalties compares
+# each submission's timestamp.txt with the due date and asks this plugin for the penalty.
+c.AssignLatePenalties.plugin_class = "autograder.late.PercentPerDay"
+c.PercentPerDay.percent_per_day = 10.0
+c.PercentPerDay.grace_minutes = 15.0
+# Due dates, written into the gradebook at grading (else the gradebook's own: `nbgrader db assignment add
+# NAME --duedate=...` or formgrader's "Manage Assignments" page), in nbgrader's timestamp format.
+c.Autograder.due_dates = {}  # e.g. {"gan_basics": "2026-10-05 23:59:00 UTC"}

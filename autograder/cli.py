@@ -8,6 +8,7 @@ from pathlib import Path
 from autograder.paths import REPO_ROOT, assignments
 
 EXIT_OK, EXIT_FAILED = 0, 1
+CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"  # limits, due dates, the late penalty plugin
 
 
 def _assignments(names: list[str]) -> list[str]:
@@ -83,19 +84,37 @@ def cmd_grade(args) -> int:
     _assignments([args.assignment])
     try:
         records = grade(assignment=args.assignment, submitted_dir=Path(args.submitted_dir), out_dir=Path(args.out),
-                        jobs=args.jobs, db_url=args.db, only=args.only, limits=_limits(args))
-    except (FileNotFoundError, SandboxUnavailable) as error:
+                        jobs=args.jobs, db_url=args.db, only=args.only, limits=_limits(args),
+                        autograded_dir=Path(args.autograded_dir) if args.autograded_dir else None,
+                        config_file=CONFIG_FILE)
+    except (FileNotFoundError, SandboxUnavailable, ValueError) as error:
         print(f"autograder grade: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"results: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}")
     return EXIT_OK if all(r["status"] in GRADED_STATUSES for r in records) else EXIT_FAILED
 
 
+def cmd_feedback(args) -> int:
+    from autograder.feedback import regenerate
+    from autograder.term import load_config
+
+    try:  # no check against source/: the results under OUT say which assignments were graded
+        pages = regenerate(assignment=args.assignment, out_dir=Path(args.out), db_url=args.db,
+                           late_config=load_config(CONFIG_FILE))
+    except FileNotFoundError as error:
+        print(f"autograder feedback: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{len(pages)} feedback pages rewritten under {Path(args.out) / 'feedback'}; "
+          f"grades.csv: {Path(args.out) / 'grades.csv'}")
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
     from autograder.export import export
+    from autograder.term import load_config
 
-    count = export(db_url=args.db, out_csv=Path(args.out))
-    print(f"{count} rows written to {args.out}")
+    count = export(db_url=args.db, out_csv=Path(args.out), format=args.format, late_config=load_config(CONFIG_FILE))
+    print(f"{count} students written to {args.out} ({args.format})")
     return EXIT_OK
 
 
@@ -138,11 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", dest="memory_mb", type=int, default=None)
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox; every result is marked as graded without one")
+    p.add_argument("--autograded-dir", default=None,
+                   help="nbgrader's autograded/ folder that formgrader reads (default: OUT/autograded; its parent "
+                   "becomes a course root: start `jupyter lab` there)")
     p.set_defaults(func=cmd_grade)
 
-    p = verbs.add_parser("export", help="class CSV from the gradebook")
-    p.add_argument("--db", required=True)
-    p.add_argument("--out", required=True)
+    p = verbs.add_parser("feedback", help="rewrite feedback pages and grades.csv after manual grading")
+    p.add_argument("assignment")
+    p.add_argument("--out", required=True, help="the folder `autograder grade --out` wrote")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db)")
+    p.set_defaults(func=cmd_feedback)
+
+    p = verbs.add_parser("export", help="class grades from the gradebook (CSV, or Canvas's import file)")
+    p.add_argument("--db", required=True, help="gradebook URL, e.g. sqlite:///OUT/gradebook.db")
+    p.add_argument("--out", required=True, help="file to write")
+    p.add_argument("--format", choices=("csv", "canvas"), default="csv",
+                   help="csv: auto, manual, late penalty and total per assignment; canvas: gradebook import file")
     p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("demo", help="answers, release, three demo submissions, grade them")

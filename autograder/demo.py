@@ -3,6 +3,9 @@
 For each assignment the demo class is: ``reference`` (the source solutions), ``untouched`` (the release as a
 student receives it) and ``typical_bug`` (the reference with one typical mistake). It checks the outcome
 it expects (full marks, zero, points lost on the buggy function) and prints the score table.
+Each submission carries nbgrader collect's ``timestamp.txt``: ``typical_bug`` came in a day late against the demo
+due date, so its row shows the course's late penalty; the gradebook, grades.csv, the Canvas export and the
+feedback pages must agree on every student's total (``autograder.term.agreement_problems``).
 """
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import term
 from autograder.answers import reference_names, write_answers
+from autograder.export import export
 from autograder.grade import grade
 from autograder.notebook import grade_id
 from autograder.paths import RELEASE_DIR, SOURCE_DIR, source_notebooks
@@ -69,6 +74,11 @@ def buggy_copy(notebook_path: Path, solution_id: str, source: str):
     raise KeyError(f"{notebook_path.name} has no solution cell {solution_id!r} for the demo bug")
 
 
+DEMO_DUE = "2026-10-05 23:59:00 UTC"
+DEMO_SUBMITTED_AT = {"reference": "2026-10-05 20:00:00.000000 UTC", "untouched": "2026-10-05 23:00:00.000000 UTC",
+                     "typical_bug": "2026-10-06 18:30:00.000000 UTC"}  # typical_bug: a day late
+
+
 def write_demo_class(*, assignment: str, submitted: Path) -> None:
     for source_path in source_notebooks(assignment):
         for student, path in (("reference", source_path), ("untouched", RELEASE_DIR / assignment / source_path.name)):
@@ -82,6 +92,8 @@ def write_demo_class(*, assignment: str, submitted: Path) -> None:
         if any(grade_id(cell) == solution_id for cell in nb.cells):
             nb = buggy_copy(source_path, solution_id, source)
         nbformat.write(nb, target / source_path.name)
+    for student, when in DEMO_SUBMITTED_AT.items():
+        (submitted / student / assignment / "timestamp.txt").write_text(when)
 
 
 def demo(*, workdir: Path, assignments: list[str]) -> int:
@@ -97,7 +109,13 @@ def demo(*, workdir: Path, assignments: list[str]) -> int:
     for assignment in assignments:
         write_demo_class(assignment=assignment, submitted=submitted)
         print(f"\n3. grading {assignment} ({TYPICAL_BUGS[assignment][2]} in typical_bug)", flush=True)
+        db_url = f"sqlite:///{(out / 'gradebook.db').resolve()}"
+        out.mkdir(parents=True, exist_ok=True)
+        term.set_due_date(db_url, assignment, DEMO_DUE)
         records = {r["student_id"]: r for r in grade(assignment=assignment, submitted_dir=submitted, out_dir=out)}
+        export(db_url=db_url, out_csv=out / "canvas.csv", format="canvas")
+        problems += [f"{assignment}: {p}" for p in term.agreement_problems(
+            out_dir=out, assignment=assignment, db_url=db_url, canvas_csv=out / "canvas.csv")]
         expected = {
             "reference": records["reference"]["score"] == records["reference"]["max_score"] > 0,
             "untouched": records["untouched"]["score"] == 0,
@@ -107,7 +125,8 @@ def demo(*, workdir: Path, assignments: list[str]) -> int:
     print("\nAll assignments (grades.csv):")
     print((out / "grades.csv").read_text().replace(",", "\t"))
     print(f"class CSV: {out / 'grades.csv'}\nfeedback:  {out / 'feedback'}/<student>/<assignment>.html"
-          f"\ngradebook: {out / 'gradebook.db'}")
+          f"\ngradebook: {out / 'gradebook.db'}\nCanvas:    {out / 'canvas.csv'}"
+          f"\nformgrader: cd {out} && jupyter lab --ServerApp.extra_static_paths=/usr/share/javascript")
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0

@@ -24,10 +24,12 @@ from tqdm import tqdm
 from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, reference_names
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
-from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
+from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
 
-CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "sandboxed"]
+# score / max_score: the autograded part; manual and extra credit from formgrader; total after the late penalty.
+CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_score", "manual_max_score", "extra_credit",
+               "late_penalty", "total", "total_max", "needs_manual_grade", "status", "sandboxed"]
 UNSANDBOXED_NOTE = "graded WITHOUT a sandbox (--unsafe-no-sandbox)"
 
 
@@ -246,34 +248,69 @@ def write_result(out_dir: Path, result: dict) -> Path:
     return path
 
 
-def write_csv(out_dir: Path, assignment: str) -> Path:
-    """grades.csv from every result record of ``assignment`` under ``out_dir/results``."""
+def write_csv(out_dir: Path, assignment: str, totals: dict | None = None) -> Path:
+    """grades.csv from every result record of ``assignment`` under ``out_dir/results``, with the gradebook's
+    ``totals`` (``autograder.term.gradebook_totals``: manual points, late penalty) where given."""
     rows = []
     for path in sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json")):
         record = json.loads(path.read_text())
-        rows.append({key: record.get(key, True) if key == "sandboxed" else record[key] for key in CSV_COLUMNS})
+        row = {key: record.get(key, True) if key == "sandboxed" else record.get(key, "") for key in CSV_COLUMNS}
+        row.update(manual_score=0.0, manual_max_score=record.get("manual_max_score", 0.0), extra_credit=0.0,
+                   late_penalty=0.0, total=record["score"],
+                   total_max=record["max_score"] + record.get("manual_max_score", 0.0), needs_manual_grade="")
+        found = (totals or {}).get(record["student_id"])
+        if found is not None:
+            row.update(score=found.auto_score, manual_score=found.manual_score, manual_max_score=found.manual_max,
+                       extra_credit=found.extra_credit, late_penalty=found.late_penalty, total=found.total,
+                       total_max=found.max_score, needs_manual_grade=found.needs_manual_grade)
+        rows.append(row)
     csv_path = Path(out_dir) / "grades.csv"
     existing = []
     if csv_path.is_file():  # keep other assignments' rows
         with csv_path.open(newline="") as handle:
             existing = [r for r in csv.DictReader(handle) if r.get("assignment") != assignment]
     with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(sorted(existing + rows, key=lambda r: (r["assignment"], r["student_id"])))
     return csv_path
 
 
+def record_finished(record: dict, executed: dict, *, submission: Submission, out_dir: Path, book,
+                    autograded_dir: Path, late_config, feedback: bool) -> None:
+    """Everything the parent writes for one finished submission: the result, nbgrader's autograded/ notebooks,
+    the gradebook (auto scores, timestamp, late penalty; never the grader's manual entries) and the feedback."""
+    from autograder import feedback as feedback_module
+    from autograder import term
+
+    timestamp, note = term.read_timestamp(submission.folder)
+    if note:
+        record["message"] = "; ".join(n for n in (record.get("message"), note) if n)
+    write_result(out_dir, record)  # the parent is the only writer, one record at a time
+    if executed:
+        term.write_autograded(autograded_dir, student=record["student_id"], assignment=record["assignment"],
+                              executed=executed, submission_folder=submission.folder)
+    book.record(record, executed=executed, timestamp=timestamp, late_config=late_config)
+    if feedback:
+        totals = term.gradebook_totals(book.db_url, record["assignment"]).get(record["student_id"])
+        feedback_module.write_feedback(out_dir, record, totals)
+
+
 def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | None = None,
           db_url: str | None = None, only: str | None = None, limits: Limits = Limits(),
           source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
-          feedback: bool = True, progress: bool = True) -> list[dict]:
-    """Grade a class; write results, grades.csv, the gradebook and feedback; return the records.
+          feedback: bool = True, progress: bool = True, autograded_dir: Path | None = None,
+          config_file: Path | None = REPO_ROOT / "nbgrader_config.py") -> list[dict]:
+    """Grade a class; write results, grades.csv, the gradebook, nbgrader's autograded/ and feedback; return
+    the records.
+
+    ``autograded_dir`` (default OUT/autograded) is where formgrader finds the executed notebooks; its parent
+    becomes a course root (``autograder.term.write_formgrader_config``). ``config_file`` gives the due dates
+    (``c.Autograder.due_dates``) and the late penalty plugin (``c.AssignLatePenalties.plugin_class``).
 
     Refuses (``SandboxUnavailable``, naming the fix) when ``limits.sandbox`` and no sandbox can be started.
     """
-    from autograder import feedback as feedback_module
-    from autograder import gradebook
+    from autograder import gradebook, term
     from autograder.sandbox import require_sandbox
 
     if limits.sandbox:
@@ -285,6 +322,13 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     submissions = find_submissions(submitted_dir, assignment, only)
     db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
     book = gradebook.Recorder(db_url=db_url, assignment=assignment, source_dir=source_dir)
+    config = term.load_config(config_file)
+    due = term.term_settings(config).due_dates.get(assignment)
+    if due:
+        term.set_due_date(db_url, assignment, due)
+    autograded_dir = Path(autograded_dir) if autograded_dir else out_dir / "autograded"
+    term.write_formgrader_config(autograded_dir=autograded_dir, db_url=db_url, source_dir=source_dir,
+                                 submitted_dir=submitted_dir)
     jobs = jobs or os.cpu_count() or 1
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     records = []
@@ -303,14 +347,12 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
                           "max_score": 0.0, "status": "error", "checks": [],
                           "message": f"grader error: {type(error).__name__}: {error}"}
             executed = record.pop("executed", {})  # instructor-only: never in results/ or feedback
-            write_result(out_dir, record)  # the parent is the only writer, one record at a time
-            book.record(record)
-            if feedback:
-                feedback_module.write_feedback(out_dir, record)
+            record_finished(record, executed, submission=submission, out_dir=out_dir, book=book,
+                            autograded_dir=autograded_dir, late_config=config, feedback=feedback)
             records.append(record)
             bar.set_postfix_str(f"{submission.student_id}: {record['status']}")
             bar.update()
-    write_csv(out_dir, assignment)
+    write_csv(out_dir, assignment, term.gradebook_totals(db_url, assignment))
     records.sort(key=lambda r: r["student_id"])
     if progress:
         print(summary_table(records, time.monotonic() - started), file=sys.stderr)

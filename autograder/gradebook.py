@@ -10,8 +10,11 @@ import time
 import warnings
 from pathlib import Path
 
+import nbformat
+from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
 from sqlalchemy.exc import DBAPIError, SAWarning
+from traitlets.config import Config
 
 from autograder.nbgrader_api import COURSE_ID, generate_assignment
 from autograder.paths import SOURCE_DIR
@@ -45,16 +48,34 @@ class Recorder:
 
         _retry(register, f"registering {assignment}")
 
-    def record(self, result: dict) -> None:
-        """Store one student's auto scores; re-recording the same student updates the same rows."""
-        _retry(lambda: self._write(result), f"recording {result['student_id']}")
+    def record(self, result: dict, *, executed: dict | None = None, timestamp=None,
+               late_config: Config | None = None) -> None:
+        """Store one student's auto scores; re-recording the same student updates the same rows.
 
-    def _write(self, result: dict) -> None:
+        Inputs:
+        - result: the result record (its checks carry the auto scores).
+        - executed: notebook file name -> the executed notebook; its manually graded cells get nbgrader's own
+          verdict (``nbgrader.utils.determine_grade``: 0 when the answer is the unchanged release stub, else
+          ``needs_manual_grade``).
+        - timestamp: the submission time (``timestamp.txt``), a datetime or nbgrader's string; None keeps the old.
+        - late_config: traitlets config for nbgrader's ``AssignLatePenalties`` (``plugin_class`` and the
+          plugin's options), run on every notebook after the scores are stored.
+
+        Never touches what a grader entered in formgrader: manual scores, extra credit, comments.
+        """
+        _retry(lambda: self._write(result, executed or {}, timestamp), f"recording {result['student_id']}")
+        if "checks" in result:
+            notebooks = sorted({Path(c["notebook"]).stem for c in result["checks"]} |
+                               {Path(name).stem for name in (executed or {})})
+            assign_late_penalties(self.db_url, self.assignment, result["student_id"], notebooks, late_config)
+
+    def _write(self, result: dict, executed: dict, timestamp) -> None:
         with warnings.catch_warnings(), Gradebook(self.db_url, course_id=COURSE_ID) as book:
             # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless there
             warnings.simplefilter("ignore", category=SAWarning)
             book.update_or_create_student(result["student_id"])
-            book.update_or_create_submission(self.assignment, result["student_id"])
+            extra = {"timestamp": timestamp} if timestamp is not None else {}
+            book.update_or_create_submission(self.assignment, result["student_id"], **extra)
             for check in result["checks"]:
                 notebook = Path(check["notebook"]).stem
                 try:
@@ -62,5 +83,46 @@ class Recorder:
                 except MissingEntry:
                     continue  # a check the gradebook does not know (source changed since): the JSON has it
                 grade.auto_score = check["score"]
-                grade.needs_manual_grade = False
+                # nbgrader's rule (SaveAutoGrades): a score a grader overrode by hand is flagged for review again
+                grade.needs_manual_grade = grade.manual_score is not None
+            for name, notebook_json in executed.items():
+                self._manual_cells(book, result["student_id"], Path(name).stem, notebook_json)
             book.db.commit()
+
+    def _manual_cells(self, book: Gradebook, student: str, notebook: str, notebook_json: dict) -> None:
+        nb = nbformat.from_dict(notebook_json)
+        for cell in nb.cells:
+            if not (nbgrader_utils.is_grade(cell) and nbgrader_utils.is_solution(cell)):
+                continue
+            name = cell.metadata["nbgrader"]["grade_id"]
+            try:
+                grade = book.find_grade(name, notebook, self.assignment, student)
+                source_cell = book.find_source_cell(name, notebook, self.assignment)
+            except MissingEntry:
+                continue
+            # determine_grade compares the answer with the released cell's checksum (kept in the gradebook)
+            cell.metadata["nbgrader"]["checksum"] = source_cell.checksum
+            grade.auto_score, _ = nbgrader_utils.determine_grade(cell)
+            if grade.manual_score is None:  # a grader's resolved verdict stands across regrades
+                grade.needs_manual_grade = grade.auto_score is None
+
+
+def assign_late_penalties(db_url: str, assignment: str, student: str, notebooks: list[str],
+                          late_config: Config | None) -> None:
+    """Run nbgrader's ``AssignLatePenalties`` on each notebook of one submission (its plugin decides)."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    for notebook in notebooks:
+        resources = {"nbgrader": {"notebook": notebook, "assignment": assignment, "student": student,
+                                  "db_url": db_url}}
+        preprocessor = AssignLatePenalties(config=late_config or Config())
+
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=SAWarning)
+                preprocessor.preprocess(nbformat.v4.new_notebook(), resources)
+
+        try:
+            _retry(run, f"late penalty of {student}/{notebook}")
+        except MissingEntry:
+            continue  # a notebook the gradebook does not know (source changed since)

@@ -234,7 +234,9 @@ def test_csv_and_gradebook(graded_class):
     out, records, *_ = graded_class
     with (out / "grades.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0].keys()) == ["student_id", "assignment", "score", "max_score", "status", "sandboxed"]
+    assert list(rows[0].keys()) == ["student_id", "assignment", "score", "max_score", "manual_score",
+                                    "manual_max_score", "extra_credit", "late_penalty", "total", "total_max",
+                                    "needs_manual_grade", "status", "sandboxed"]
     assert {r["sandboxed"] for r in rows} == {"True"}
     assert {r["student_id"]: float(r["score"]) for r in rows} == {s: r["score"] for s, r in records.items()}
     with sqlite3.connect(out / "gradebook.db") as db:
