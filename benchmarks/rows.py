@@ -252,7 +252,7 @@ def _keras_sequential_gan(name: str, seed: int) -> Row:
 # ---------------------------------------------------------------------------------------------------------
 # dcgan_cifar
 
-def _dcgan_cifar(name: str, seed: int) -> Row:
+def _dcgan_cifar(name: str, seed: int, batch_size: int | None = None) -> Row:
     import keras
 
     path = NOTEBOOKS["dcgan_cifar"]
@@ -261,6 +261,8 @@ def _dcgan_cifar(name: str, seed: int) -> Row:
     call = run_until_call(namespace, path, "train_frogs", "train")
     arguments = call_arguments(namespace, call, namespace["train"])
     notebook_steps = int(arguments.pop("steps"))
+    if batch_size is not None:  # smoke tests only: the notebook's batch of 20 costs seconds per step
+        arguments["batch_size"] = int(batch_size)
     out_dir = tempfile.mkdtemp(prefix="bench_cifar_dcgan_")  # never the notebook's dcgan_frogs/
     arguments["out_dir"] = out_dir
     images = arguments["images"]
@@ -297,7 +299,7 @@ def _dcgan_cifar(name: str, seed: int) -> Row:
 # ---------------------------------------------------------------------------------------------------------
 # gan_1d_conditional
 
-def _gan_1d(name: str, seed: int) -> Row:
+def _gan_1d(name: str, seed: int, batch_size: int | None = None) -> Row:
     import keras
     import tensorflow as tf
 
@@ -307,6 +309,8 @@ def _gan_1d(name: str, seed: int) -> Row:
     call = run_until_call(namespace, path, "train_1d", "train_gan_1d")
     arguments = call_arguments(namespace, call, namespace["train_gan_1d"])
     notebook_steps = int(arguments.pop("steps"))
+    if batch_size is not None:
+        arguments["batch_size"] = int(batch_size)
     train_gan_1d = namespace["train_gan_1d"]
 
     def train(n):
@@ -369,17 +373,28 @@ def _fashion_cgan(name: str, seed: int) -> Row:
 
 
 _BUILDERS = {"gan_basics": _gan_basics, "keras_model_gan": _keras_model_gan,
-             "keras_sequential_gan": _keras_sequential_gan, "dcgan_cifar": _dcgan_cifar}
+             "keras_sequential_gan": _keras_sequential_gan}
 
 
-def build_row(name: str, seed: int = 0) -> Row:
-    """A freshly initialised (seeded) row, built from its notebook."""
+def build_row(name: str, seed: int = 0, batch_size: int | None = None) -> Row:
+    """A freshly initialised (seeded) row, built from its notebook. batch_size overrides the notebook's (for
+    smoke tests) where the batch is a driver argument: cifar_dcgan and gan_1d; elsewhere it is refused."""
+    from course import data
+
     if name not in ROWS:
         raise ValueError(f"unknown benchmark row {name!r}; choose from {', '.join(ROW_NAMES)}")
+    if batch_size is not None and name not in ("cifar_dcgan", "gan_1d"):
+        raise ValueError(f"row {name!r} takes its batch size from the notebook's data pipeline; only "
+                         "cifar_dcgan and gan_1d accept batch_size")
+    # The loaders announce their source once per process; forget earlier announcements so that this row's
+    # notebook cells print (and data_note records) where its data came from.
+    data._ANNOUNCED.clear()
     if name == "gan_1d":
-        return _gan_1d(name, seed)
+        return _gan_1d(name, seed, batch_size)
     if name == "fashion_cgan":
         return _fashion_cgan(name, seed)
+    if name == "cifar_dcgan":
+        return _dcgan_cifar(name, seed, batch_size)
     return _BUILDERS[ROWS[name][0]](name, seed)
 
 
