@@ -185,7 +185,8 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
         fid = f"{s['fid']:.2f} ({s['fid_floor']:.2f})" if s else "-"
         kid = f"{s['kid']:.3f} ({s['kid_floor']:.3f})" if s else "-"
         is_ = f"{s['inception_score']:.2f} ({s['is_real']:.2f})" if s else "-"
-        frac = f"{100 * s['is_fraction']:.0f}% ({100 * r['is_target']:.0f}%)" if s else "-"
+        goal = f" ({100 * r['is_target']:.0f}%)" if r.get("is_target") else ""
+        frac = f"{100 * s['is_fraction']:.0f}%{goal}" if s else "-"
         cond = (f"{100 * r['conditional_accuracy']:.1f}% ({100 * r['conditional_accuracy_real']:.1f}%)"
                 if "conditional_accuracy" in r else "-")
         one = r.get("one_d")
@@ -193,8 +194,8 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
         data = s["dataset"] if s else ("N(10, 0.1^2)" if one else "not scored")
         epochs = _fmt(r.get("epochs"), ".1f")
         budget = " (budget)" if r.get("stopped_by_budget") else ""
-        lines.append(f"| {_title(r)} | {data} | {r['steps']} / {r['notebook_steps']}{budget} | {epochs} | "
-                     f"{r['train_seconds']:.0f} / {r['train_cpu_seconds']:.0f} | {fid} | {kid} | {is_} | {frac} | "
+        lines.append(f"| {_title(r)} | {data} | {r['steps']} / {r.get('notebook_steps', '-')}{budget} | {epochs} | "
+                     f"{r['train_seconds']:.0f} / {_fmt(r.get('train_cpu_seconds'), '.0f')} | {fid} | {kid} | {is_} | {frac} | "
                      f"{cond} | {oned} | {_targets(r)} | ![{r['gan']}]({r.get('samples_png', '')}) | "
                      f"![losses]({r.get('losses_png', '')}) |")
         if s:
