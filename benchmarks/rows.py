@@ -335,6 +335,7 @@ def _gan_1d(name: str, seed: int, batch_size: int | None = None) -> Row:
 
 def _fashion_cgan(name: str, seed: int) -> Row:
     import keras
+    import tensorflow as tf
 
     path = NOTEBOOKS["gan_1d_conditional"]
     namespace = load_namespace(path, extra_ids=("conditional_helpers",))
@@ -348,7 +349,10 @@ def _fashion_cgan(name: str, seed: int) -> Row:
         pairs = []
         for _ in range(n):
             start, stop = batches[state["index"] % len(batches)]
-            pairs.append(step(images[start:stop], labels[start:stop]))
+            # Tensors, as the compiled step's input_signature makes of the NumPy slices anyway: run eagerly
+            # (run_functions_eagerly) the step gets its arguments unconverted, and Keras refuses a mix of a
+            # tensor (noise) and an array (labels) in one call.
+            pairs.append(step(tf.convert_to_tensor(images[start:stop]), tf.convert_to_tensor(labels[start:stop])))
             state["index"] += 1
         return _floats(pairs)
 

@@ -270,7 +270,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-seconds", type=float, default=None,
                         help="CPU budget per row for the quality runs: training stops at the notebook's own "
-                             "length or when this runs out (default 600; --quick: 4)")
+                             "length or when this runs out (default 600; --quick: 120, with 3 steps a row)")
     parser.add_argument("--throughput-seconds", type=float, default=None,
                         help="timed seconds per throughput measurement (default 15; --quick: 1)")
     parser.add_argument("--samples", type=int, default=None, help="images scored per row (default 5000)")
@@ -290,7 +290,7 @@ def main(argv=None) -> dict:
         print(render(args.out_dir))
         return {}
     quick = args.quick
-    args.budget_seconds = args.budget_seconds if args.budget_seconds is not None else (4.0 if quick else 600.0)
+    args.budget_seconds = args.budget_seconds if args.budget_seconds is not None else (120.0 if quick else 600.0)
     args.max_steps = args.max_steps if args.max_steps is not None else (3 if quick else None)
     args.throughput_seconds = (args.throughput_seconds if args.throughput_seconds is not None
                                else (1.0 if quick else 15.0))
