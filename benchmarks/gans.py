@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from benchmarks.notebook_code import GAN_BASICS
-
 import numpy as np
+
+from benchmarks.notebook_code import GAN_BASICS  # noqa: F401 (the rows read the notebook's path from here)
 
 GAN_NAMES = ("vanilla", "lsgan", "dcgan")
 DATASET_OF = {"vanilla": "mnist", "lsgan": "mnist", "dcgan": "mnist"}

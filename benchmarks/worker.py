@@ -233,6 +233,8 @@ def main(argv=None) -> dict:
         result["error"] = str(error)
     except NotebookCodeError as error:  # the notebook changed shape: say which cell / call is missing
         result["error"] = f"notebook code: {error}"
+    except KeyError as error:  # a name the row reads from the notebook's namespace is gone
+        result["error"] = f"notebook code: the notebook no longer defines {error} (benchmarks/rows.py reads it)"
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
     text = json.dumps(result, indent=1, default=str)
     if args.out is not None:

@@ -77,7 +77,7 @@ def test_quick_bench_writes_table_and_plots(tmp_path, monkeypatch):
     # Workers run in this process (the real run starts one subprocess each, for its peak memory).
     def in_process(gan, args, out_dir):
         out = out_dir / "raw" / f"{gan}.json"
-        worker.main(["--gan", gan, "--budget-seconds", "1", "--throughput-seconds", "0.2", "--samples", "200",
+        worker.main(["--gan", gan, "--budget-seconds", "300", "--throughput-seconds", "0.2", "--samples", "200",
                      "--clock", "wall", "--max-steps", str(args.max_steps), "--png-dir", str(out_dir),
                      "--out", str(out)])
         return json.loads(out.read_text())
