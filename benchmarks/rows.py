@@ -28,6 +28,8 @@ structure implies (``flops_how`` says which).
 """
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
@@ -264,6 +266,7 @@ def _dcgan_cifar(name: str, seed: int, batch_size: int | None = None) -> Row:
     if batch_size is not None:  # smoke tests only: the notebook's batch of 20 costs seconds per step
         arguments["batch_size"] = int(batch_size)
     out_dir = tempfile.mkdtemp(prefix="bench_cifar_dcgan_")  # never the notebook's dcgan_frogs/
+    atexit.register(shutil.rmtree, out_dir, ignore_errors=True)  # checkpoints of this process only
     arguments["out_dir"] = out_dir
     images = arguments["images"]
     state = {"done": 0}
