@@ -1,17 +1,23 @@
-"""One GAN's benchmark, run in its own process so its peak memory is its own (``benchmarks.run`` starts it).
+"""One benchmark row, run in its own process so its peak memory is its own (``benchmarks.run`` starts it).
 
-    python -m benchmarks.worker --gan vanilla --budget-seconds 180 --throughput-seconds 15 --out result.json
+    python -m benchmarks.worker --gan vanilla --budget-seconds 600 --throughput-seconds 15 --out result.json
 
-1. Throughput: images/s of the compiled step fed by tf.data, then of the eager CS231n-style loop fed by NumPy
-   batches (fresh models for each, a few warm-up steps first, then at least ``--throughput-seconds``).
-2. Quality: fresh seeded models trained with the compiled step for ``--budget-seconds`` of wall time (the first
-   step's tracing included), then ``--samples`` images generated and scored with ``course.metrics``;
-   a sample grid and the loss curves are saved as PNG.
-3. Peak resident memory of this process (``ru_maxrss``) and the compiled step's tracing count.
+1. Throughput: images/s of the row's compiled step (``Row.train``: the notebook's own step or driver), then of
+   the same code with ``tf.config.run_functions_eagerly(True)`` (fresh models for each). Per-step time is the
+   difference of two timed calls of different lengths divided by the extra steps, so per-call costs (a driver
+   that retraces or writes a checkpoint per call) cancel; a short GEMM run right after gives the sustained
+   ceiling in the same conditions.
+2. Quality: fresh seeded models trained for the notebook's own length (``Row.notebook_steps``, or
+   ``--max-steps``), stopped early when the CPU budget runs out, then ``--samples`` samples scored: classifier
+   FID / KID / IS beside the real floor for image rows, plus the conditional accuracy for conditional rows,
+   the fitted mean and spread for the 1-D GAN; each against its target. A sample grid (histogram for 1-D)
+   and the loss curves are saved as PNG.
+3. Peak resident memory of this process (``ru_maxrss``) and the compiled step's tracing count where known.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -21,62 +27,84 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-WARMUP_STEPS = 3
-
-
-def _timed_steps(step, batches, seconds: float, min_steps: int = 3) -> tuple[int, float]:
-    """Run step(*next(batches)) for at least `seconds` and `min_steps`; returns (steps, seconds)."""
-    for _ in range(WARMUP_STEPS):
-        losses = step(*next(batches))
-    float(losses[0])
-    steps, start = 0, time.perf_counter()
-    while steps < min_steps or time.perf_counter() - start < seconds:
-        losses = step(*next(batches))
-        steps += 1
-    float(losses[0])  # wait for the last step
-    return steps, time.perf_counter() - start
+from benchmarks.notebook_code import NotebookCodeError  # noqa: E402 (no TensorFlow import)
 
 
 def _notebook_feed(gan):
-    """Batches fed like the notebook's run_a_gan: NumPy permutation and slicing, tf.constant, fresh noise."""
+    """Batches fed like gan_basics' run_a_gan: NumPy permutation and slicing, tf.constant, fresh noise."""
     import tensorflow as tf
 
     for (real,) in gan.numpy_batches():
         yield tf.constant(real), gan.sample_noise(len(real))
 
 
-def _notebook_style_step(step):
-    """The compiled step, reading both losses back with float() every step as run_a_gan does."""
-    def wrapped(*batch):
-        d_loss, g_loss = step(*batch)
-        return float(d_loss), float(g_loss)
-    return wrapped
+@contextlib.contextmanager
+def eagerly():
+    """Every tf.function (the notebook's and Keras') runs op by op inside this block."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)
+
+
+def step_seconds(train, seconds: float, max_steps: int = 100_000) -> tuple[float, int]:
+    """(seconds per step, steps run) of train(n) (n more steps): one warm-up call, then the difference of a
+    1-step call and an n-step call (n fills about `seconds`), so per-call overhead cancels."""
+    def timed(n):
+        start = time.perf_counter()
+        train(n)
+        return time.perf_counter() - start
+
+    timed(1)  # tracing, optimizer state, Keras' build
+    one = timed(1)
+    probe = timed(4)
+    # probe / 4 over-estimates the step (it carries the per-call cost): n never overshoots `seconds`
+    n = int(min(max(4, seconds / max(probe / 4, 1e-4)), max_steps))
+    many, total = timed(n), 6 + n
+    for _ in range(2):  # when the per-call cost dominated, the n-step call was short: lengthen it
+        per_step = (many - one) / (n - 1) if many > one else many / n
+        if many - one >= seconds / 2 or n >= max_steps:
+            break
+        n = int(min(max(2 * n, seconds / max(per_step, 1e-5)), max_steps))
+        many = timed(n)
+        total += n
+    per_step = (many - one) / (n - 1) if many > one else many / n
+    return per_step, total
 
 
 def throughput(name: str, seconds: float) -> dict:
-    from benchmarks.gans import build_gan, train_step_flops
+    from benchmarks.rows import build_row
+    from benchmarks.run import measure_gemm
 
-    gan = build_gan(name)
-    flops = train_step_flops(gan)
-    steps, took = _timed_steps(gan.compiled_step, iter(gan.pipeline()), seconds)
-    compiled = steps * gan.batch_size / took
-    traces = gan.compiled_step.experimental_get_tracing_count()
-    from benchmarks.run import measure_gemm  # the ceiling again, right after the step, in the same conditions
-
-    gemm = measure_gemm(((128, 1024, 1024),), seconds=seconds)[0]["flop_per_s"]
+    row = build_row(name)
+    flops = row.flops_per_step
+    per_step, steps = step_seconds(row.train, seconds)
+    compiled = row.batch_size / per_step
+    traces = row.traces()
+    gemm = measure_gemm(((128, 1024, 1024),), seconds=seconds)[0]["flop_per_s"]  # right after, same conditions
     notebook = None
-    if not gan.conditional:  # the same compiled step fed like the notebook's run_a_gan (a starved pipeline?)
-        n_steps, n_took = _timed_steps(_notebook_style_step(gan.compiled_step), _notebook_feed(gan), seconds)
-        notebook = n_steps * gan.batch_size / n_took
-    gan = build_gan(name)
-    e_steps, e_took = _timed_steps(gan.eager_step, gan.numpy_batches(), seconds)
-    eager = e_steps * gan.batch_size / e_took
-    return {"batch_size": gan.batch_size, "flops_per_step": flops, "compiled_images_per_s": compiled,
-            "compiled_steps": steps, "eager_images_per_s": eager,
-            "notebook_loop_images_per_s": notebook, "eager_steps": e_steps,
-            "speedup": compiled / eager, "compiled_flop_per_s": flops * steps / took,
-            "gemm_flop_per_s_after": gemm,
-            "throughput_traces": traces}
+    if "gan" in row.extra:  # gan_basics: the same compiled step fed like run_a_gan (a starved pipeline?)
+        gan = row.extra["gan"]
+        feed = _notebook_feed(gan)
+
+        def notebook_loop(n):
+            for _ in range(n):
+                d_loss, g_loss = gan.compiled_step(*next(feed))
+                float(d_loss), float(g_loss)
+
+        notebook = row.batch_size / step_seconds(notebook_loop, seconds)[0]
+    eager_row = build_row(name)
+    with eagerly():
+        eager_per_step, eager_steps = step_seconds(eager_row.train, seconds)
+    eager = row.batch_size / eager_per_step
+    return {"batch_size": row.batch_size, "flops_per_step": flops, "flops_how": row.flops_how,
+            "compiled_images_per_s": compiled, "compiled_steps": steps, "eager_images_per_s": eager,
+            "notebook_loop_images_per_s": notebook, "eager_steps": eager_steps,
+            "speedup": compiled / eager, "compiled_flop_per_s": flops / per_step,
+            "gemm_flop_per_s_after": gemm, "throughput_traces": traces}
 
 
 def _cpu_seconds() -> float:
@@ -85,18 +113,19 @@ def _cpu_seconds() -> float:
 
 
 def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock: str = "cpu",
-            cores: int = 2, batch_size: int | None = None, learning_rate: float | None = None,
-            tag: str = "") -> dict:
-    """Train for the budget, then score. clock "wall": `budget` seconds of wall time; clock "cpu": `budget` x
-    `cores` seconds of this process's CPU time (what `budget` seconds on an otherwise idle machine with
-    `cores` cores give; robust against other work on a shared machine), capped at 3 x budget of wall time."""
+            cores: int = 2, max_steps: int | None = None, tag: str = "") -> dict:
+    """Train for the notebook's length (at most max_steps) or until the budget is spent, then score.
+
+    clock "wall": `budget` seconds of wall time; clock "cpu": `budget` x `cores` seconds of this process's CPU
+    time (what `budget` seconds on an otherwise idle machine with `cores` cores give; robust against other work
+    on a shared machine), capped at 3 x budget of wall time."""
     import numpy as np
 
-    from benchmarks.gans import TITLES, build_gan
-    from course.metrics import score_samples
+    from benchmarks.rows import CONDITIONAL_ACCURACY_TARGET, ONE_D_TARGETS, build_row
+    from course.metrics import score_conditional, score_samples
 
-    gan = build_gan(name, batch_size=batch_size, learning_rate=learning_rate)
-    batches = iter(gan.pipeline())
+    row = build_row(name)
+    goal = row.notebook_steps if max_steps is None else min(row.notebook_steps, max_steps)
     history = {"discriminator": [], "generator": []}
     steps, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
 
@@ -106,21 +135,47 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
             return wall >= budget
         return _cpu_seconds() - cpu_start >= budget * cores or wall >= 3 * budget
 
-    while not spent() or steps == 0:
-        d_loss, g_loss = gan.compiled_step(*next(batches))
-        history["discriminator"].append(float(d_loss))
-        history["generator"].append(float(g_loss))
-        steps += 1
+    while steps < goal and (steps == 0 or not spent()):
+        count = min(row.chunk, goal - steps)
+        d_losses, g_losses = row.train(count)
+        history["discriminator"] += d_losses
+        history["generator"] += g_losses
+        steps += count
     took, cpu_took = time.perf_counter() - start, _cpu_seconds() - cpu_start
-    images = gan.generate(samples)
-    score = score_samples(images, dataset=gan.dataset)
-    result = {"steps": steps, "quality_batch_size": gan.batch_size, "learning_rate": learning_rate,
+    result = {"title": row.title, "assignment": row.assignment, "kind": row.kind, "data_note": row.data_note,
+              "steps": steps, "notebook_steps": row.notebook_steps, "goal_steps": goal,
+              "stopped_by_budget": steps < goal, "quality_batch_size": row.batch_size,
               "train_seconds": took, "train_cpu_seconds": cpu_took, "budget_clock": clock,
-              "epochs": steps * gan.batch_size / len(gan.images),
-              "score": score.as_dict(), "score_line": score.line(),
-              "traces": gan.compiled_step.experimental_get_tracing_count(),
+              "epochs": steps * row.batch_size / row.train_size if row.train_size else None,
+              "traces": row.traces(), "targets": {},
               "final_d_loss": float(np.mean(history["discriminator"][-50:])),
               "final_g_loss": float(np.mean(history["generator"][-50:]))}
+    generated = row.sample(samples, seed=1)
+    if row.kind == "1d":
+        mean, std = float(np.mean(generated)), float(np.std(generated))
+        target_mean, target_std = row.extra["target_mean"], row.extra["target_std"]
+        result["one_d"] = {"mean": mean, "std": std, "target_mean": target_mean, "target_std": target_std,
+                           "samples": len(generated)}
+        result["targets"] = {"mean_within_0.5": abs(mean - target_mean) < ONE_D_TARGETS["mean_within"],
+                             "std_below_1": std < ONE_D_TARGETS["std_below"]}
+        result["score_line"] = (f"mean {mean:.3f} (target {target_mean}), std {std:.3f} (target {target_std})")
+        images = None
+    else:
+        images, labels = generated if row.kind == "conditional" else (generated, None)
+        if row.dataset is None:
+            result["score_line"] = "not scored: no classifier of the course fits this data (" + row.data_note + ")"
+        else:
+            if labels is None:
+                score = score_samples(images, dataset=row.dataset, value_range=(0.0, 1.0))
+            else:
+                conditional = score_conditional(images, labels, row.dataset, (0.0, 1.0))
+                score = conditional.score
+                result["conditional_accuracy"] = conditional.accuracy
+                result["conditional_accuracy_real"] = conditional.accuracy_real
+                result["targets"]["conditional_accuracy"] = conditional.accuracy >= CONDITIONAL_ACCURACY_TARGET
+            result["score"], result["is_target"] = score.as_dict(), row.is_target
+            result["score_line"] = (conditional if labels is not None else score).line()
+            result["targets"]["is_fraction"] = score.is_fraction >= row.is_target
     if png_dir is not None:
         import matplotlib
 
@@ -130,24 +185,34 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
         from course.viz import plot_losses, save_image_grid
 
         png_dir.mkdir(parents=True, exist_ok=True)
-        grid = save_image_grid(images[:100], png_dir / f"samples_{name}{tag}.png", ncols=10)
-        figure = plot_losses(history, title=f"{TITLES[name]}: {steps} steps in {took:.0f} s")
+        if images is not None:
+            grid = save_image_grid(images[:100], png_dir / f"samples_{name}{tag}.png", ncols=10)
+            result["samples_png"] = grid.name
+        else:
+            figure, axis = plt.subplots(figsize=(5, 3))
+            axis.hist(generated, bins=60, alpha=0.7, label="generated")
+            axis.axvline(row.extra["target_mean"], color="k", linestyle="--", label="target mean")
+            axis.legend()
+            figure.savefig(png_dir / f"samples_{name}{tag}.png", dpi=80)
+            plt.close(figure)
+            result["samples_png"] = f"samples_{name}{tag}.png"
+        figure = plot_losses(history, title=f"{row.title}: {steps} steps in {took:.0f} s")
         figure.savefig(png_dir / f"losses_{name}{tag}.png", dpi=80)
         plt.close(figure)
-        result["samples_png"], result["losses_png"] = grid.name, f"losses_{name}{tag}.png"
+        result["losses_png"] = f"losses_{name}{tag}.png"
     return result
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gan", required=True)
-    parser.add_argument("--budget-seconds", type=float, default=180.0)
+    parser.add_argument("--budget-seconds", type=float, default=600.0)
     parser.add_argument("--throughput-seconds", type=float, default=15.0)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=None, help="quality run only (default: reference)")
-    parser.add_argument("--learning-rate", type=float, default=None, help="quality run only (default: reference)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="train at most this many steps (default: the notebook's own training length)")
     parser.add_argument("--tag", default="", help="suffix of the PNG names")
     parser.add_argument("--png-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -163,9 +228,13 @@ def main(argv=None) -> dict:
             result.update(throughput(args.gan, args.throughput_seconds))
         if args.budget_seconds > 0:
             result.update(quality(args.gan, args.budget_seconds, args.samples, args.png_dir, args.clock, args.cores,
-                                   args.batch_size, args.learning_rate, args.tag))
+                                  args.max_steps, args.tag))
     except FileNotFoundError as error:  # a data set is not installed on this machine
         result["error"] = str(error)
+    except NotebookCodeError as error:  # the notebook changed shape: say which cell / call is missing
+        result["error"] = f"notebook code: {error}"
+    except KeyError as error:  # a name the row reads from the notebook's namespace is gone
+        result["error"] = f"notebook code: the notebook no longer defines {error} (benchmarks/rows.py reads it)"
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
     text = json.dumps(result, indent=1, default=str)
     if args.out is not None:

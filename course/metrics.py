@@ -186,17 +186,19 @@ def inception_score_from_probabilities(probabilities, eps=1e-12) -> float:
 # ---------------------------------------------------------------------------------------------------------
 # On images, with the committed classifiers
 
-def _real_images(dataset: str) -> np.ndarray:
-    """Real images of the data set (at most MAX_REAL, shuffled with seed 0), as (N, 28, 28, 1) in [0, 1]."""
+def _real_images(dataset: str, with_labels: bool = False):
+    """Real images of the data set (at most MAX_REAL, shuffled with seed 0), as (N, 28, 28, 1) in [0, 1]
+    (and their labels (N,) when with_labels)."""
     from course import data
 
     loader = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}[dataset]
     try:
-        images, _ = loader(value_range=(0.0, 1.0), seed=0)
+        images, labels = loader(value_range=(0.0, 1.0), seed=0)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"the real {dataset} images are missing, so there is no reference to score "
                                 f"samples against: {error}") from None
-    return images[:MAX_REAL].reshape(-1, 28, 28, 1)
+    images = images[:MAX_REAL].reshape(-1, 28, 28, 1)
+    return (images, labels[:MAX_REAL]) if with_labels else images
 
 
 def _real_features(dataset: str):
@@ -293,3 +295,101 @@ def score_samples(samples, dataset="mnist", value_range=None, seed=0) -> Score:
         kid=kernel_distance(features, real_f, seed=seed), kid_floor=kernel_distance(other_f, real_f, seed=seed),
         inception_score=inception_score_from_probabilities(probabilities),
         is_real=inception_score_from_probabilities(other_p))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conditional GANs: does the generator draw the class it was asked for?
+
+def _check_labels(labels, count: int) -> np.ndarray:
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 10:  # one-hot class vectors (keras_model_gan's conditioning)
+        array = array.argmax(axis=1)
+    array = array.reshape(-1) if array.ndim == 2 and array.shape[1] == 1 else array
+    if array.ndim != 1 or len(array) != count:
+        raise ValueError(f"labels must be (N,), (N, 1) or one-hot (N, 10) for N = {count} images; got shape "
+                         f"{np.asarray(labels).shape}")
+    if not np.all(np.isfinite(array)) or np.any(array != np.round(array)) or array.min() < 0 or array.max() > 9:
+        raise ValueError("labels must be whole class numbers 0..9")
+    return array.astype(np.int64)
+
+
+def conditional_accuracy(images, labels, dataset="mnist", value_range=None) -> float:
+    """Fraction of generated images the classifier puts in the class they were asked for.
+
+    Inputs: images (N, 784), (N, 28, 28) or (N, 28, 28, 1) in [0, 1] or [-1, 1], generated for `labels`;
+    labels, the requested classes: (N,) or (N, 1) class numbers 0..9 or one-hot (N, 10); dataset, which
+    classifier. Returns: a float in [0, 1]; compare it with ``real_conditional_accuracy`` (the classifier's own
+    accuracy on real images: a perfect conditional generator cannot beat it), and with 0.1 (labels ignored).
+    """
+    _check_dataset(dataset)
+    wanted = _check_labels(labels, len(np.asarray(images)))
+    if len(wanted) == 0:
+        raise ValueError("need at least one image")
+    return float(np.mean(classify(images, dataset, value_range) == wanted))
+
+
+def real_conditional_accuracy(dataset="mnist", num_samples=None) -> float:
+    """The real-data floor of conditional_accuracy: the classifier's accuracy on (at most num_samples) real
+    images of the reference set against their true labels."""
+    _check_dataset(dataset)
+    images, labels = _real_images(dataset, with_labels=True)
+    if num_samples is not None:
+        images, labels = images[:num_samples], labels[:num_samples]
+    return conditional_accuracy(images, labels, dataset, (0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class ConditionalScore:
+    """A Score plus the conditional accuracy of the same samples and its real floor."""
+
+    score: Score
+    accuracy: float
+    accuracy_real: float
+
+    def as_dict(self) -> dict:
+        return {**self.score.as_dict(), "conditional_accuracy": self.accuracy,
+                "conditional_accuracy_real": self.accuracy_real}
+
+    def line(self) -> str:
+        return (f"{self.score.line()}, conditional accuracy {100 * self.accuracy:.1f}% "
+                f"(real {100 * self.accuracy_real:.1f}%)")
+
+    def __str__(self) -> str:
+        return self.line()
+
+
+def score_conditional(samples, labels, dataset="mnist", value_range=None, seed=0) -> ConditionalScore:
+    """score_samples of images generated for `labels`, plus their conditional accuracy (and its real floor).
+
+    print(score_conditional(G([noise, labels]), labels, "fashion_mnist")) gives one line that ends with
+    "conditional accuracy 85.2% (real 97.1%)".
+    """
+    score = score_samples(samples, dataset, value_range, seed)
+    accuracy = conditional_accuracy(samples, labels, dataset, value_range)
+    return ConditionalScore(score, accuracy, real_conditional_accuracy(dataset, len(np.asarray(samples))))
+
+
+#: One printed score line: "<label>: <dataset>, N samples: FID f (real f), KID k (real k), IS s (real r, p%)"
+#: optionally followed by ", conditional accuracy a% (real b%)".
+SCORE_LINE = (r"(?P<label>[^\n:]*?):?\s*(?P<dataset>mnist|fashion_mnist), (?P<num_samples>\d+) samples: "
+              r"FID (?P<fid>[\d.]+) \(real (?P<fid_floor>[\d.]+)\), KID (?P<kid>-?[\d.]+) \(real (?P<kid_floor>-?[\d.]+)\), "
+              r"IS (?P<inception_score>[\d.]+) \(real (?P<is_real>[\d.]+), \d+%\)"
+              r"(?:, conditional accuracy (?P<conditional_accuracy>[\d.]+)% \(real (?P<conditional_accuracy_real>[\d.]+)%\))?")
+
+
+def parse_score_lines(text: str) -> list[dict]:
+    """Every score line (Score.line / ConditionalScore.line, optionally after a "label:") found in text, as dicts
+    of floats (label and dataset as strings; accuracies as fractions; is_fraction added)."""
+    import re
+
+    found = []
+    for match in re.finditer(SCORE_LINE, text):
+        values = match.groupdict()
+        entry = {"label": values.pop("label").strip(), "dataset": values.pop("dataset")}
+        for key, value in values.items():
+            if value is not None:
+                entry[key] = float(value) / (100.0 if key.startswith("conditional_accuracy") else 1.0)
+        entry["num_samples"] = int(entry["num_samples"])
+        entry["is_fraction"] = entry["inception_score"] / entry["is_real"]
+        found.append(entry)
+    return found

@@ -120,3 +120,46 @@ def test_unknown_dataset_and_missing_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(metrics, "_MODELS", {})
     with pytest.raises(FileNotFoundError, match="train_classifiers"):
         metrics.classifier_inception_score(np.zeros((4, 784)), dataset="mnist")
+
+
+# --- conditional GANs ---------------------------------------------------------------------------------------
+
+def test_conditional_accuracy_on_real_images_with_true_shuffled_and_one_hot_labels(mnist):
+    images, labels = mnist
+    held_out, wanted = images[4000:], labels[4000:]
+    accuracy = metrics.conditional_accuracy(held_out, wanted, "mnist")
+    assert accuracy >= 0.97
+    shuffled = np.random.default_rng(0).permutation(wanted)
+    assert metrics.conditional_accuracy(held_out, shuffled, "mnist") < 0.25  # labels ignored: about 0.1
+    one_hot = np.eye(10)[wanted]
+    assert metrics.conditional_accuracy(held_out, one_hot, "mnist") == accuracy
+    assert metrics.conditional_accuracy(held_out * 2.0 - 1.0, wanted[:, None].astype(np.float32), "mnist") == accuracy
+
+
+def test_conditional_accuracy_refuses_bad_labels(mnist):
+    images, labels = mnist
+    with pytest.raises(ValueError, match="N = 10"):
+        metrics.conditional_accuracy(images[:10], labels[:9], "mnist")
+    with pytest.raises(ValueError, match="0..9"):
+        metrics.conditional_accuracy(images[:2], np.array([0.5, 3.0]), "mnist")
+    with pytest.raises(ValueError, match="0..9"):
+        metrics.conditional_accuracy(images[:2], np.array([3, 10]), "mnist")
+    with pytest.raises(ValueError, match="dataset"):
+        metrics.conditional_accuracy(images[:2], labels[:2], "cifar10")
+
+
+def test_real_floor_and_score_conditional_line_round_trips_through_the_parser(mnist):
+    images, labels = mnist
+    floor = metrics.real_conditional_accuracy("mnist", 500)
+    assert 0.95 <= floor <= 1.0
+    result = metrics.score_conditional(images[:500], labels[:500], "mnist")
+    assert result.accuracy >= 0.95 and result.accuracy_real == floor
+    text = f"some output\nConditional GAN: {result}\nVanilla GAN: {result.score}\n"
+    first, second = metrics.parse_score_lines(text)
+    assert first["label"] == "Conditional GAN" and second["label"] == "Vanilla GAN"
+    assert first["conditional_accuracy"] == pytest.approx(result.accuracy, abs=1e-3)
+    assert first["conditional_accuracy_real"] == pytest.approx(floor, abs=1e-3)
+    assert "conditional_accuracy" not in second
+    assert second["is_fraction"] == pytest.approx(result.score.is_fraction, rel=0.01)
+    assert second["num_samples"] == 500 and second["dataset"] == "mnist"
+    assert metrics.parse_score_lines("no score here") == []
