@@ -198,11 +198,17 @@ def codings_draws(discriminator_step, generator_step, seed, image, reals) -> dic
     gan = compile_like_the_text(generator, discriminator)
     calls = record_train_on_batch({"discriminator": discriminator, "gan": gan})
     batch = len(reals)
-    for _ in range(2):
+    d_codings, g_codings = [], []
+    for _ in range(2):  # the codings of each step, whatever number of train_on_batch calls it makes
+        start = len(calls)
         discriminator_step(generator, discriminator, reals, STANDIN_CODINGS)
+        fakes = [_fake_codings(x, reals) for tag, x, _ in calls[start:] if tag == "discriminator"]
+        d_codings.append(np.concatenate(fakes) if fakes else np.zeros((0, STANDIN_CODINGS)))
+        start = len(calls)
         generator_step(gan, batch, STANDIN_CODINGS)
-    d_codings = [_fake_codings(x, reals) for tag, x, _ in calls if tag == "discriminator"]
-    g_codings = [np.asarray(x, dtype=np.float64) for tag, x, _ in calls if tag == "gan"]
+        codings = [np.asarray(x, dtype=np.float64).reshape(-1, np.shape(x)[-1]) for tag, x, _ in calls[start:]
+                   if tag == "gan" and np.ndim(x) >= 2]
+        g_codings.append(np.concatenate(codings) if codings else np.zeros((0, STANDIN_CODINGS)))
 
     def stack(arrays):
         ok = len(arrays) == 2 and all(a.shape == (batch, STANDIN_CODINGS) for a in arrays)
