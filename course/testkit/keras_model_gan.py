@@ -49,11 +49,11 @@ class CallLog:
 
 
 def recording_model(inner):
-    """A ``keras.Model`` that behaves as ``inner`` and logs ``(training, rows, total)`` per call.
+    """A ``keras.Model`` that behaves as ``inner`` and logs ``(training, rows, total, classes)`` per call.
 
     ``training`` is what the caller passed (None when it passed nothing); ``rows`` and ``total`` are the number
-    of rows and the sum of the first input (the noise of a generator), both None while tracing. Its weights
-    are ``inner``'s, in the same order.
+    of rows and the sum of the first input (the noise of a generator), ``classes`` the second input (class
+    vectors, as an array) or None; all None while tracing. Its weights are ``inner``'s, in the same order.
     """
     import keras
     import numpy as np
@@ -66,11 +66,13 @@ def recording_model(inner):
 
         def call(self, inputs, training=None):
             first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+            second = inputs[1] if isinstance(inputs, (list, tuple)) and len(inputs) > 1 else None
             try:  # concrete values only (eager calls); symbolic ones while tracing give None
                 rows, total = int(first.shape[0]), float(np.sum(np.asarray(first, dtype=np.float64)))
+                second = None if second is None else np.asarray(second, dtype=np.float64)
             except (TypeError, ValueError, NotImplementedError, AttributeError):
-                rows, total = None, None
-            self.log.calls.append((None if training is None else bool(training), rows, total))
+                rows, total, second = None, None, None
+            self.log.calls.append((None if training is None else bool(training), rows, total, second))
             return self.inner(inputs, training=training)
 
     return RecordingModel(inner, CallLog())
@@ -189,8 +191,8 @@ def run_gan_steps(gan_class, answers, *, steps=1, conditional=False, losses=None
     is given), the one compiled metric ``{"acc": recording_accuracy()}``; none of them changes a value.
     Inputs: ``answers`` with the ``run_*`` keys (``cond_step_*`` when ``conditional``).
     Returns a dict of plain data: ``logs`` (one {name: float} per step), ``d_weights`` and ``g_weights``
-    (after the steps), ``noise_calls``; ``d_calls``, ``g_calls`` ((training, rows, sum of the first input) per
-    network call); ``d_loss_calls``, ``g_loss_calls`` ((rows, label sum, value) per loss call, empty with
+    (after the steps), ``d_start`` and ``g_start`` (before them), ``noise_calls``; ``d_calls``, ``g_calls`` ((training, rows, sum of the first input, classes) per
+    network call, ``classes`` the class vectors it got); ``d_loss_calls``, ``g_loss_calls`` ((rows, label sum, value) per loss call, empty with
     ``losses``); ``metric_updates`` ((rows, correct) per update); ``metric_results`` (``result()`` of every
     entry of ``gan.metrics`` after the steps, summed to a float) and ``metric_results_after_reset``.
     """
@@ -208,10 +210,11 @@ def run_gan_steps(gan_class, answers, *, steps=1, conditional=False, losses=None
     gan.sample_noise = bank
     real = tf.constant(answers[f"{prefix}_real"])
     data = (real, tf.constant(answers["cond_step_classes"])) if conditional else real
+    d_start, g_start = [w.numpy().copy() for w in discriminator.weights], [w.numpy().copy() for w in generator.weights]
     logs = [{str(k): float(np.asarray(v).sum()) for k, v in gan.train_step(data).items()} for _ in range(steps)]
     out = {"logs": logs, "noise_calls": bank.calls,
            "d_weights": [w.numpy() for w in discriminator.weights],
-           "g_weights": [w.numpy() for w in generator.weights],
+           "g_weights": [w.numpy() for w in generator.weights], "d_start": d_start, "g_start": g_start,
            "d_calls": list(d_model.log.calls), "g_calls": list(g_model.log.calls),
            "d_loss_calls": list(getattr(d_loss, "calls", [])), "g_loss_calls": list(getattr(g_loss, "calls", [])),
            "metric_updates": list(metric.log.calls),
@@ -223,7 +226,7 @@ def run_gan_steps(gan_class, answers, *, steps=1, conditional=False, losses=None
 
 def fit_history(gan_class, answers, epochs=3):
     """``fit`` GANs of the seeded tiny models for ``epochs`` epochs of the one ``run_real`` batch (noise from
-    ``NoiseBank``), once eagerly with recording losses and metric, once compiled as ``fit`` normally runs.
+    ``NoiseBank``), once eagerly with recording losses and metric, once compiled (``train_step`` in a tf.function).
 
     Returns {"eager": history, "compiled": history, "d_losses": [...], "g_losses": [...], "accuracies": [...]}:
     histories as {name: list of floats}, and the losses and accuracy each eager step computed.
@@ -242,6 +245,7 @@ def fit_history(gan_class, answers, epochs=3):
             d_loss, g_loss, metric = None, None, keras.metrics.BinaryAccuracy(threshold=0.0)
         check_compile(gan, d_loss=d_loss, g_loss=g_loss, metrics={"acc": metric})
         gan.run_eagerly = mode == "eager"
+        gan.jit_compile = False  # a tf.function is what the check needs; XLA would only add compile time
         gan.sample_noise = NoiseBank(answers["run_noise"])
         dataset = tf.data.Dataset.from_tensor_slices(real).batch(len(real))
         history = gan.fit(dataset, epochs=epochs, verbose=0).history
