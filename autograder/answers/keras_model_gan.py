@@ -389,6 +389,7 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
         answers[f"callback_cond_images{suffix}_true"] = callback_images(z, conditional, callback_classes)
 
     logits = rng.normal(0.0, 1.5, size=9).astype(np.float32)
+    logits[rng.integers(0, 9)] = rng.uniform(0.05, 0.45)  # "real", though below 0.5: thresholds on logits differ
     labels = rng.integers(0, 2, size=9).astype(np.float32)
     splits = np.array([3, 2, 4], dtype=np.int64)
     hits = (logits > 0) == (labels > 0.5)
@@ -397,6 +398,8 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
 
     edge_logits = rng.normal(0.0, 1.0, size=12).astype(np.float32)
     edge_logits[rng.permutation(12)[:4]] = 0.0
+    positions = np.flatnonzero(edge_logits != 0)
+    edge_logits[positions[0]] = rng.uniform(0.05, 0.45)
     edge_labels = rng.choice(np.array([0.0, 0.1, 0.9, 1.0], dtype=np.float32), size=12)
     edge_labels[:2] = [0.1, 0.9]
     answers.update(metric_edge_logits=edge_logits, metric_edge_labels=edge_labels,

@@ -174,6 +174,13 @@ def recorded_image_grids(namespace):
         namespace["save_image_grid"], course.viz.save_image_grid = originals
 
 
+def _phase_losses(recorders, batch):
+    """The loss values of phase 1 (calls on 2 * batch labels) and phase 2 (batch labels), in call order, from
+    whichever recording losses saw them (a student who swaps the loss roles still has each phase's values)."""
+    calls = [call for recorder in recorders for call in getattr(recorder, "calls", [])]
+    return [c[2] for c in calls if c[0] == 2 * batch], [c[2] for c in calls if c[0] == batch]
+
+
 def _seeded(answers, prefix, num_classes=None):
     from course.checks import set_seeded_weights
 
@@ -193,7 +200,8 @@ def run_gan_steps(gan_class, answers, *, steps=1, conditional=False, losses=None
     Returns a dict of plain data: ``logs`` (one {name: float} per step), ``d_weights`` and ``g_weights``
     (after the steps), ``d_start`` and ``g_start`` (before them), ``noise_calls``; ``d_calls``, ``g_calls`` ((training, rows, sum of the first input, classes) per
     network call, ``classes`` the class vectors it got); ``d_loss_calls``, ``g_loss_calls`` ((rows, label sum, value) per loss call, empty with
-    ``losses``); ``metric_updates`` ((rows, correct) per update); ``metric_results`` (``result()`` of every
+    ``losses``); ``metric_updates`` ((rows, correct) per update); ``phase_losses`` (phase 1's and phase 2's loss values, per
+    step, whichever loss computed them); ``metric_results`` (``result()`` of every
     entry of ``gan.metrics`` after the steps, summed to a float) and ``metric_results_after_reset``.
     """
     import numpy as np
@@ -218,6 +226,7 @@ def run_gan_steps(gan_class, answers, *, steps=1, conditional=False, losses=None
            "d_calls": list(d_model.log.calls), "g_calls": list(g_model.log.calls),
            "d_loss_calls": list(getattr(d_loss, "calls", [])), "g_loss_calls": list(getattr(g_loss, "calls", [])),
            "metric_updates": list(metric.log.calls),
+           "phase_losses": _phase_losses((d_loss, g_loss), int(real.shape[0])),
            "metric_results": [float(np.asarray(m.result()).sum()) for m in gan.metrics]}
     gan.reset_metrics()
     out["metric_results_after_reset"] = [float(np.asarray(m.result()).sum()) for m in gan.metrics]
@@ -251,7 +260,8 @@ def fit_history(gan_class, answers, epochs=3):
         history = gan.fit(dataset, epochs=epochs, verbose=0).history
         out[mode] = {str(k): [float(v) for v in values] for k, values in history.items()}
         if mode == "eager":
-            out.update(d_losses=[c[2] for c in d_loss.calls], g_losses=[c[2] for c in g_loss.calls],
+            d_losses, g_losses = _phase_losses((d_loss, g_loss), len(real))
+            out.update(d_losses=d_losses, g_losses=g_losses,
                        accuracies=[correct / rows for rows, correct in metric.log.calls])
     return out
 

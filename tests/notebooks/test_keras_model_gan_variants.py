@@ -240,7 +240,8 @@ WRONG = {
                                             {"discriminator_arguments_hidden"}),
     # DiscriminatorAccuracy
     "logits_above_half": ({ACC: [("y_pred > 0.0", "y_pred > 0.5")]},
-                          {"discriminator_accuracy_values", "discriminator_accuracy_hidden"}),
+                          {"discriminator_accuracy_values", "discriminator_accuracy_hidden",
+                           "discriminator_accuracy_thresholds_hidden"}),
     "mean_of_batch_accuracies": ({ACC: [('self.correct.assign_add(ops.sum(hits))\n        self.total.assign_add(ops.cast(ops.size(hits), "float32"))',
                                          'self.correct.assign_add(ops.mean(hits))\n        self.total.assign_add(1.0)')]},
                                  {"discriminator_accuracy_values", "discriminator_accuracy_hidden",
