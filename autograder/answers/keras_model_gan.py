@@ -4,27 +4,50 @@ NumPy only: forward passes with the shared seeded weights (``course.checks.seede
 GAN training step (discriminator phase, then generator phase) with hand-written backpropagation, Adam and
 RMSprop, matching Keras 3's update formulas.
 
-Keys written to ``data/keras_model_gan.npz``:
+Keys (``build(seed)``; ``data/keras_model_gan.npz`` holds ``build(SEED)`` without ``HIDDEN_KEYS``, the grading
+set ``build(GRADING_SEED)``; every expected value ends in ``_true``):
 
 - ``param_counts``: int64 (8,), parameter counts in the order of ``PARAM_COUNT_NAMES``
   (dense/conv generator and discriminator, unconditional and with 10 classes, latent_dim 100, 28x28x1).
+- ``generator_latent_counts_true``: int64 (2,), dense and conv generator parameter counts for
+  ``latent_dim = generator_latent_dim`` (int64 scalar, drawn; hidden check that latent_dim is honoured).
 - Forward passes with seeded weights, for ``<m>`` in ``dense_generator``, ``cond_dense_generator``,
   ``conv_generator``, ``cond_conv_generator``, ``dense_discriminator``, ``cond_dense_discriminator``,
   ``conv_discriminator``, ``cond_conv_discriminator``:
   ``<m>_seed`` (int64 scalar, the seed given to ``set_seeded_weights``), ``<m>_x`` (input: noise (4, 100)
   or images (4, 28, 28, 1)), ``<m>_c`` (one-hot class vectors (4, 10), conditional models only),
-  ``<m>_true`` (output: images (4, 28, 28, 1) or logits (4, 1)).
-- One ``GAN.train_step`` on the tiny models of the check cell (generator 4 -> Dense 8 -> LeakyReLU(0.2) ->
-  Dense 12 tanh -> Reshape (2, 2, 3); discriminator Flatten -> Dense 8 -> LeakyReLU(0.2) -> Dense 1 logit),
-  discriminator Adam(0.01, beta_1=0.5), generator RMSprop(0.01), both losses binary cross-entropy on logits,
-  the same noise in both phases:
+  ``<m>_true`` (output: images (4, 28, 28, 1) or logits (4, 1); also the output with ``training=True``,
+  since the networks have no Dropout or BatchNorm).
+- One ``GAN.train_step`` on the tiny models of the check cells (``course.testkit.keras_model_gan.tiny_models``:
+  generator 4 -> Dense 8 -> LeakyReLU(0.2) -> Dense 12 tanh -> Reshape (2, 2, 3); discriminator Flatten ->
+  Dense 8 -> LeakyReLU(0.2) -> Dense 1 logit), discriminator Adam(0.01, beta_1=0.5), generator RMSprop(0.01),
+  both losses binary cross-entropy on logits, the same noise in both phases (visible check):
   ``step_g_seed``, ``step_d_seed`` (int64 scalars), ``step_real`` (6, 2, 2, 3), ``step_noise`` (6, 4),
-  ``step_d_loss``, ``step_g_loss``, ``step_d_accuracy`` (float64 scalars: discriminator loss with the initial
-  weights, generator loss with the updated discriminator, discriminator accuracy on the 12 images of phase
-  1 with logit > 0 meaning "real"), ``step_d_weights_<i>`` and ``step_g_weights_<i>`` (every weight after the
-  step, in ``model.weights`` order: i = 0..3).
+  ``step_d_loss_true``, ``step_g_loss_true`` (float64 scalars: discriminator loss with the initial
+  weights, generator loss with the updated discriminator).
+- Three steps of the same models and optimizers where every ``sample_noise`` call gets the next noise array
+  (phase 1 of step k draws ``run_noise[2k]``, phase 2 ``run_noise[2k + 1]``), on the same real batch:
+  ``run_g_seed``, ``run_d_seed`` (int64), ``run_real`` (6, 2, 2, 3), ``run_noise`` (6, 6, 4);
+  ``run_d_loss_true``, ``run_g_loss_true``, ``run_d_accuracy_true`` (float64 (3,): each step's
+  discriminator loss, generator loss, and phase-1 accuracy with logit > 0 meaning "real");
+  ``run_d_weights_<i>_true``, ``run_g_weights_<i>_true`` (every weight after the FIRST step, in
+  ``model.weights`` order, i = 0..3).
+- Inputs of one conditional step (tiny models with 3 classes: the generator concatenates [noise, class], the
+  discriminator [flattened image, class]; the check follows the class vectors, ``gan_steps_reference`` with
+  ``class_vectors`` computes the step): ``cond_step_g_seed``, ``cond_step_d_seed`` (int64),
+  ``cond_step_real`` (6, 2, 2, 3), ``cond_step_classes`` (6, 3) one-hot, ``cond_step_noise`` (2, 6, 4) (phase 1,
+  phase 2).
+- ``SampleGridCallback`` with ``latent_dim = 3``, ``num_images = 4``, a stand-in generator Dense 16 tanh ->
+  Reshape (4, 4, 1) (conditional: Dense on [noise, class vector (3)]): ``callback_seed`` (int64, the callback's
+  seed), ``callback_g_seed`` (int64, seeded weights), ``callback_classes`` (4, 3) one-hot;
+  ``callback_images_true`` and ``callback_cond_images_true`` (4, 4, 4, 1): the saved images in [0, 1] from
+  ``np.random.default_rng(seed).normal(size=(4, 3))``; ``callback_images_f32_true``,
+  ``callback_cond_images_f32_true``: the same from ``standard_normal(..., dtype=np.float32)`` (also allowed).
 - ``metric_logits`` (float32 (9,)), ``metric_labels`` (float32 (9,)), ``metric_splits`` (int64 (3,), sizes of
-  the three ``update_state`` batches), ``metric_results`` (float64 (3,), epoch accuracy after each update).
+  the three ``update_state`` batches), ``metric_results_true`` (float64 (3,), epoch accuracy after each update).
+- ``metric_edge_logits`` (float32 (12,), a third of them exactly 0), ``metric_edge_labels`` (float32 (12,),
+  smoothed labels 0.1 / 0.9 among 0 / 1), ``metric_edge_result_true`` (float64 scalar): a logit counts as
+  "real" only when > 0, a label when > 0.5.
 """
 from __future__ import annotations
 
@@ -33,6 +56,8 @@ import numpy as np
 from course.checks import seeded_arrays
 
 SEED = 2
+# Grading draws every input afresh (autograder/hidden/keras_model_gan.grading.npz): the kernel gets only inputs.
+GRADING_SEED = 70412
 LATENT_DIM = 100
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
@@ -183,34 +208,109 @@ def rmsprop_first_step(weights, grads, learning_rate, rho, epsilon):
     return [w - learning_rate * g / np.sqrt((1 - rho) * g ** 2 + epsilon) for w, g in zip(weights, grads)]
 
 
-def train_step_reference(g_weights, d_weights, real, noise):
+class Adam:
+    """Keras 3's Adam (no weight decay, no amsgrad), any number of steps."""
+
+    def __init__(self, weights, learning_rate, beta_1, beta_2, epsilon):
+        self.lr, self.b1, self.b2, self.eps, self.t = learning_rate, beta_1, beta_2, epsilon, 0
+        self.m = [np.zeros_like(w) for w in weights]
+        self.v = [np.zeros_like(w) for w in weights]
+
+    def step(self, weights, grads):
+        self.t += 1
+        alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        out = []
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            self.m[i] = self.m[i] + (g - self.m[i]) * (1 - self.b1)
+            self.v[i] = self.v[i] + (g ** 2 - self.v[i]) * (1 - self.b2)
+            out.append(w - alpha * self.m[i] / (np.sqrt(self.v[i]) + self.eps))
+        return out
+
+
+class RMSprop:
+    """Keras 3's RMSprop (rho, no momentum, not centered), any number of steps."""
+
+    def __init__(self, weights, learning_rate, rho, epsilon):
+        self.lr, self.rho, self.eps = learning_rate, rho, epsilon
+        self.velocity = [np.zeros_like(w) for w in weights]
+
+    def step(self, weights, grads):
+        out = []
+        for i, (w, g) in enumerate(zip(weights, grads)):
+            self.velocity[i] = self.rho * self.velocity[i] + (1 - self.rho) * g ** 2
+            out.append(w - self.lr * g / np.sqrt(self.velocity[i] + self.eps))
+        return out
+
+
+def gan_steps_reference(g_weights, d_weights, real, noises, class_vectors=None):
+    """``len(noises) // 2`` GAN train steps of the tiny models as the notebook's text specifies them.
+
+    Step k: phase 1 generates fakes from ``noises[2k]`` and takes one Adam step of the discriminator on the
+    mean binary cross-entropy of the concatenated [fake, real] batch (labels 0 then 1); phase 2 generates from
+    ``noises[2k + 1]`` and takes one RMSprop step of the generator on the loss "real" through the updated
+    discriminator. With ``class_vectors`` both networks get the real batch's class vectors (concatenated
+    after the noise and after the flattened image).
+    Returns (d_losses, g_losses, accuracies) per step, and the discriminator and generator weights after
+    every step (lists of lists).
+    """
     g_w = [np.asarray(a, np.float64) for a in g_weights]
     d_w = [np.asarray(a, np.float64) for a in d_weights]
+    d_opt, g_opt = Adam(d_w, **ADAM), RMSprop(g_w, **RMSPROP)
     batch = len(real)
-    fake, _ = tiny_g_forward(g_w, noise)
-    images = np.concatenate([fake, real.reshape(batch, -1)], axis=0)
-    labels = np.concatenate([np.zeros((batch, 1)), np.ones((batch, 1))], axis=0)
-    logits, d_cache = tiny_d_forward(d_w, images)
-    d_loss, d_logit_grad = bce_logits(labels, logits)
-    accuracy = float(np.mean((logits > 0) == (labels > 0.5)))
-    d_grads, _ = tiny_d_backward(d_w, d_cache, d_logit_grad)
-    d_new = adam_first_step(d_w, d_grads, **ADAM)
+    real = real.reshape(batch, -1).astype(np.float64)
+    c = None if class_vectors is None else np.asarray(class_vectors, np.float64)
 
-    fake, g_cache = tiny_g_forward(g_w, noise)
-    fake_logits, d_cache = tiny_d_forward(d_new, fake)
-    g_loss, g_logit_grad = bce_logits(np.ones((batch, 1)), fake_logits)
-    _, d_fake = tiny_d_backward(d_new, d_cache, g_logit_grad)
-    g_new = rmsprop_first_step(g_w, tiny_g_backward(g_w, g_cache, d_fake), **RMSPROP)
-    return d_loss, g_loss, accuracy, d_new, g_new
+    def with_classes(x, classes):
+        return x if classes is None else np.concatenate([x, classes], axis=1)
+
+    labels = np.concatenate([np.zeros((batch, 1)), np.ones((batch, 1))], axis=0)
+    d_losses, g_losses, accuracies, d_history, g_history = [], [], [], [], []
+    for k in range(len(noises) // 2):
+        fake, _ = tiny_g_forward(g_w, with_classes(np.asarray(noises[2 * k], np.float64), c))
+        images = np.concatenate([fake, real], axis=0)
+        logits, d_cache = tiny_d_forward(d_w, with_classes(images, None if c is None else np.concatenate([c, c])))
+        d_loss, d_logit_grad = bce_logits(labels, logits)
+        accuracies.append(float(np.mean((logits > 0) == (labels > 0.5))))
+        d_w = d_opt.step(d_w, tiny_d_backward(d_w, d_cache, d_logit_grad)[0])
+
+        fake, g_cache = tiny_g_forward(g_w, with_classes(np.asarray(noises[2 * k + 1], np.float64), c))
+        fake_logits, d_cache = tiny_d_forward(d_w, with_classes(fake, c))
+        g_loss, g_logit_grad = bce_logits(np.ones((batch, 1)), fake_logits)
+        d_input = tiny_d_backward(d_w, d_cache, g_logit_grad)[1][:, :fake.shape[1]]
+        g_w = g_opt.step(g_w, tiny_g_backward(g_w, g_cache, d_input))
+        d_losses.append(d_loss)
+        g_losses.append(g_loss)
+        d_history.append(d_w)
+        g_history.append(g_w)
+    return d_losses, g_losses, accuracies, d_history, g_history
+
+
+def train_step_reference(g_weights, d_weights, real, noise):
+    """One step with the same noise in both phases: d_loss, g_loss, accuracy, new D and G weights."""
+    d_losses, g_losses, accuracies, d_history, g_history = gan_steps_reference(
+        g_weights, d_weights, real, [noise, noise])
+    return d_losses[0], g_losses[0], accuracies[0], d_history[0], g_history[0]
 
 
 TINY_G_SPECS = [("kernel", (4, 8)), ("bias", (8,)), ("kernel", (8, 12)), ("bias", (12,))]
 TINY_D_SPECS = [("kernel", (12, 8)), ("bias", (8,)), ("kernel", (8, 1)), ("bias", (1,))]
+COND_CLASSES = 3
+TINY_COND_G_SPECS = [("kernel", (4 + COND_CLASSES, 8)), ("bias", (8,)), ("kernel", (8, 12)), ("bias", (12,))]
+TINY_COND_D_SPECS = [("kernel", (12 + COND_CLASSES, 8)), ("bias", (8,)), ("kernel", (8, 1)), ("bias", (1,))]
+CALLBACK_LATENT, CALLBACK_IMAGES = 3, 4
+
+
+def callback_images(noise, weights, class_vectors=None):
+    """The stand-in generator Dense 16 tanh -> Reshape (4, 4, 1) of the callback check, rescaled to [0, 1]."""
+    x = np.asarray(noise, np.float64)
+    if class_vectors is not None:
+        x = np.concatenate([x, class_vectors], axis=1)
+    return ((np.tanh(x @ weights[0] + weights[1]) + 1) / 2).reshape(-1, 4, 4, 1)
 
 
 # ------------------------------------------------------------------------------------------------- build
-def build() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(SEED)
+def build(seed: int = SEED) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
     answers: dict[str, np.ndarray] = {}
     counts = []
     for name in PARAM_COUNT_NAMES:
@@ -219,40 +319,98 @@ def build() -> dict[str, np.ndarray]:
         specs = generator_specs(kind, cond) if name.endswith("generator") else discriminator_specs(kind, cond)
         counts.append(count(specs))
     answers["param_counts"] = np.array(counts, dtype=np.int64)
+    latent = int(rng.integers(5, 60))
+    answers["generator_latent_dim"] = np.int64(latent)
+    answers["generator_latent_counts_true"] = np.array(
+        [count(generator_specs(kind, None, latent)) for kind in ("dense", "conv")], dtype=np.int64)
 
-    for seed, name in enumerate(PARAM_COUNT_NAMES, start=101):
+    for name in PARAM_COUNT_NAMES:
         cond = NUM_CLASSES if name.startswith("cond_") else None
         kind = "dense" if "dense" in name else "conv"
-        answers[f"{name}_seed"] = np.int64(seed)
+        model_seed = int(rng.integers(100, 2**31 - 1))
+        answers[f"{name}_seed"] = np.int64(model_seed)
         c = None
         if cond:
             c = np.eye(NUM_CLASSES, dtype=np.float32)[rng.permutation(NUM_CLASSES)[:4]]
         if name.endswith("generator"):
             x = rng.normal(size=(4, LATENT_DIM)).astype(np.float32)
-            out = generator_forward(kind, seeded_arrays(generator_specs(kind, cond), seed), x, c)
+            out = generator_forward(kind, seeded_arrays(generator_specs(kind, cond), model_seed), x, c)
         else:
             x = rng.uniform(-1, 1, size=(4, *IMAGE_SHAPE)).astype(np.float32)
-            out = discriminator_forward(kind, seeded_arrays(discriminator_specs(kind, cond), seed), x, c)
+            out = discriminator_forward(kind, seeded_arrays(discriminator_specs(kind, cond), model_seed), x, c)
         answers[f"{name}_x"] = x
         if cond:
             answers[f"{name}_c"] = c
         answers[f"{name}_true"] = out.astype(np.float64)
 
-    answers["step_g_seed"], answers["step_d_seed"] = np.int64(11), np.int64(12)
+    # One step, the same noise in both phases (the visible check).
+    g_seed, d_seed = (int(v) for v in rng.integers(1, 2**31 - 1, size=2))
+    answers["step_g_seed"], answers["step_d_seed"] = np.int64(g_seed), np.int64(d_seed)
     real = rng.uniform(-1, 1, size=(6, 2, 2, 3)).astype(np.float32)
     noise = rng.normal(size=(6, 4)).astype(np.float32)
-    d_loss, g_loss, accuracy, d_new, g_new = train_step_reference(
-        seeded_arrays(TINY_G_SPECS, 11), seeded_arrays(TINY_D_SPECS, 12), real, noise)
-    answers.update(step_real=real, step_noise=noise, step_d_loss=np.float64(d_loss),
-                   step_g_loss=np.float64(g_loss), step_d_accuracy=np.float64(accuracy))
-    for i, (d, g) in enumerate(zip(d_new, g_new)):
-        answers[f"step_d_weights_{i}"] = d
-        answers[f"step_g_weights_{i}"] = g
+    d_loss, g_loss, _, _, _ = train_step_reference(
+        seeded_arrays(TINY_G_SPECS, g_seed), seeded_arrays(TINY_D_SPECS, d_seed), real, noise)
+    answers.update(step_real=real, step_noise=noise, step_d_loss_true=np.float64(d_loss),
+                   step_g_loss_true=np.float64(g_loss))
 
-    logits = np.array([2.0, -1.0, -0.5, 0.3, -2.0, 0.7, 0.2, -0.1, 1.5], dtype=np.float32)
-    labels = np.array([1, 0, 1, 0, 0, 1, 1, 1, 0], dtype=np.float32)
+    # Three steps, a fresh noise array for every sample_noise call (the hidden checks).
+    g_seed, d_seed = (int(v) for v in rng.integers(1, 2**31 - 1, size=2))
+    real = rng.uniform(-1, 1, size=(6, 2, 2, 3)).astype(np.float32)
+    noises = rng.normal(size=(6, 6, 4)).astype(np.float32)
+    d_losses, g_losses, accuracies, d_history, g_history = gan_steps_reference(
+        seeded_arrays(TINY_G_SPECS, g_seed), seeded_arrays(TINY_D_SPECS, d_seed), real, noises)
+    answers.update(run_g_seed=np.int64(g_seed), run_d_seed=np.int64(d_seed), run_real=real, run_noise=noises,
+                   run_d_loss_true=np.array(d_losses), run_g_loss_true=np.array(g_losses),
+                   run_d_accuracy_true=np.array(accuracies))
+    for i, (d, g) in enumerate(zip(d_history[0], g_history[0])):
+        answers[f"run_d_weights_{i}_true"] = d
+        answers[f"run_g_weights_{i}_true"] = g
+
+    # One conditional step (the check follows the class vectors through both phases).
+    g_seed, d_seed = (int(v) for v in rng.integers(1, 2**31 - 1, size=2))
+    answers.update(cond_step_g_seed=np.int64(g_seed), cond_step_d_seed=np.int64(d_seed),
+                   cond_step_real=rng.uniform(-1, 1, size=(6, 2, 2, 3)).astype(np.float32),
+                   cond_step_classes=np.eye(COND_CLASSES, dtype=np.float32)[rng.integers(0, COND_CLASSES, 6)],
+                   cond_step_noise=rng.normal(size=(2, 6, 4)).astype(np.float32))
+
+    # SampleGridCallback: fixed noise from default_rng(seed), rescaled images of a seeded stand-in generator.
+    callback_seed, callback_g_seed = (int(v) for v in rng.integers(1, 2**31 - 1, size=2))
+    callback_classes = np.eye(COND_CLASSES, dtype=np.float32)[rng.permutation(COND_CLASSES)[[0, 1, 2, 0]]]
+    answers.update(callback_seed=np.int64(callback_seed), callback_g_seed=np.int64(callback_g_seed),
+                   callback_classes=callback_classes)
+    streams = {"": np.random.default_rng(callback_seed).normal(size=(CALLBACK_IMAGES, CALLBACK_LATENT)),
+               "_f32": np.random.default_rng(callback_seed).standard_normal(
+                   (CALLBACK_IMAGES, CALLBACK_LATENT), dtype=np.float32)}
+    plain = seeded_arrays([("kernel", (CALLBACK_LATENT, 16)), ("bias", (16,))], callback_g_seed)
+    conditional = seeded_arrays([("kernel", (CALLBACK_LATENT + COND_CLASSES, 16)), ("bias", (16,))],
+                                callback_g_seed)
+    for suffix, z in streams.items():
+        answers[f"callback_images{suffix}_true"] = callback_images(z, plain)
+        answers[f"callback_cond_images{suffix}_true"] = callback_images(z, conditional, callback_classes)
+
+    logits = rng.normal(0.0, 1.5, size=9).astype(np.float32)
+    logits[rng.integers(0, 9)] = rng.uniform(0.05, 0.45)  # "real", though below 0.5: thresholds on logits differ
+    labels = rng.integers(0, 2, size=9).astype(np.float32)
     splits = np.array([3, 2, 4], dtype=np.int64)
     hits = (logits > 0) == (labels > 0.5)
     answers.update(metric_logits=logits, metric_labels=labels, metric_splits=splits,
-                   metric_results=np.array([hits[:end].mean() for end in np.cumsum(splits)], dtype=np.float64))
+                   metric_results_true=np.array([hits[:end].mean() for end in np.cumsum(splits)], dtype=np.float64))
+
+    edge_logits = rng.normal(0.0, 1.0, size=12).astype(np.float32)
+    edge_logits[rng.permutation(12)[:4]] = 0.0
+    positions = np.flatnonzero(edge_logits != 0)
+    edge_logits[positions[0]] = rng.uniform(0.05, 0.45)
+    edge_labels = rng.choice(np.array([0.0, 0.1, 0.9, 1.0], dtype=np.float32), size=12)
+    edge_labels[:2] = [0.1, 0.9]
+    answers.update(metric_edge_logits=edge_logits, metric_edge_labels=edge_labels,
+                   metric_edge_result_true=np.float64(np.mean((edge_logits > 0) == (edge_labels > 0.5))))
     return answers
+
+
+HIDDEN_KEYS = frozenset(
+    ["generator_latent_counts_true", "run_d_loss_true", "run_g_loss_true", "run_d_accuracy_true",
+     "callback_images_true", "callback_images_f32_true",
+     "callback_cond_images_true", "callback_cond_images_f32_true", "metric_edge_result_true"]
+    + [f"{prefix}_{net}_weights_{i}_true" for prefix in ("run",) for net in ("d", "g")
+       for i in range(4)]
+    + [f"{name}_true" for name in PARAM_COUNT_NAMES])

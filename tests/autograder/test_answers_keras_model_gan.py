@@ -22,7 +22,8 @@ def answers():
 def test_keys_are_documented_and_small(answers):
     for key in answers:
         stem = key.split("_seed")[0].split("_x")[0].split("_c")[0].split("_true")[0]
-        assert key in ref.__doc__ or stem in ref.__doc__ or key.rstrip("0123456789") in ref.__doc__, key
+        numbered = "_".join("<i>" if part.isdigit() else part for part in key.split("_"))
+        assert key in ref.__doc__ or stem in ref.__doc__ or numbered in ref.__doc__, key
     assert sum(value.nbytes for value in answers.values()) < 1_000_000
     for name in ref.PARAM_COUNT_NAMES:
         assert answers[f"{name}_x"].dtype == np.float32
@@ -52,7 +53,51 @@ def test_param_counts_by_hand(answers):
 
 
 def test_metric_results_by_hand(answers):
-    np.testing.assert_allclose(answers["metric_results"], [2 / 3, 3 / 5, 5 / 9], rtol=1e-15)
+    logits, labels, splits = answers["metric_logits"], answers["metric_labels"], answers["metric_splits"]
+    correct, seen, want = 0, 0, []
+    for size in splits:
+        for logit, label in zip(logits[seen:seen + size], labels[seen:seen + size]):
+            correct += int((logit > 0) == (label > 0.5))
+        seen += size
+        want.append(correct / seen)
+    np.testing.assert_allclose(answers["metric_results_true"], want, rtol=1e-15)
+    edge_logits, edge_labels = answers["metric_edge_logits"], answers["metric_edge_labels"]
+    assert (edge_logits == 0).sum() == 4 and {0.1, 0.9} <= set(np.round(edge_labels.astype(np.float64), 6).tolist())
+    hits = [(logit > 0) == (label > 0.5) for logit, label in zip(edge_logits, edge_labels)]
+    assert answers["metric_edge_result_true"] == pytest.approx(sum(hits) / 12, rel=1e-15)
+
+
+def test_grading_set_draws_new_inputs():
+    public, grading = ref.build(), ref.build(ref.GRADING_SEED)
+    assert public.keys() == grading.keys()
+    for key in ("step_noise", "run_noise", "run_real", "cond_step_classes", "metric_logits", "callback_seed",
+                "generator_latent_dim", "dense_generator_x"):
+        assert not np.array_equal(public[key], grading[key]), key
+    assert ref.HIDDEN_KEYS <= public.keys()
+    assert all(key.endswith("_true") for key in ref.HIDDEN_KEYS)
+
+
+def test_latent_counts_by_hand(answers):
+    latent = int(answers["generator_latent_dim"])
+    dense = (latent * 256 + 256) + (256 * 512 + 512) + (512 * 784 + 784)
+    conv = (latent * 6272 + 6272) + (4 * 4 * 128 * 64 + 64) + (4 * 4 * 64 * 32 + 32) + (7 * 7 * 32 + 1)
+    assert answers["generator_latent_counts_true"].tolist() == [dense, conv]
+
+
+def test_callback_images_by_hand(answers):
+    seed = int(answers["callback_seed"])
+    kernel, bias = seeded_arrays([("kernel", (3, 16)), ("bias", (16,))], int(answers["callback_g_seed"]))
+    for key, z in (("callback_images_true", np.random.default_rng(seed).normal(size=(4, 3))),
+                   ("callback_images_f32_true", np.random.default_rng(seed).standard_normal((4, 3), dtype=np.float32))):
+        images = answers[key]
+        assert images.shape == (4, 4, 4, 1) and images.min() >= 0 and images.max() <= 1
+        np.testing.assert_allclose(images[1].ravel(), (np.tanh(z[1] @ kernel + bias) + 1) / 2, rtol=1e-6)
+    assert not np.allclose(answers["callback_images_true"], answers["callback_images_f32_true"])
+    kernel, bias = seeded_arrays([("kernel", (6, 16)), ("bias", (16,))], int(answers["callback_g_seed"]))
+    z = np.random.default_rng(seed).normal(size=(4, 3))
+    x = np.concatenate([z, answers["callback_classes"]], axis=1)
+    np.testing.assert_allclose(answers["callback_cond_images_true"].reshape(4, 16), (np.tanh(x @ kernel + bias) + 1) / 2,
+                               rtol=1e-12)
 
 
 def test_bce_logits_by_hand_and_gradient():
@@ -184,33 +229,83 @@ def test_seeded_forward_matches_keras(answers, name):
     assert rel_error(got, want) < 2e-5
 
 
-def test_train_step_matches_tensorflow(answers):
+def _keras_steps(g_w, d_w, real, noises, classes=None):
+    """The GAN steps of the notebook's text in plain TensorFlow/Keras (not the notebook's solution)."""
     import keras
     import tensorflow as tf
     from keras import layers
 
-    from course.checks import set_seeded_weights
-
-    generator = keras.Sequential([keras.Input((4,)), layers.Dense(8), layers.LeakyReLU(negative_slope=0.2),
-                                  layers.Dense(12, activation="tanh"), layers.Reshape((2, 2, 3))])
-    discriminator = keras.Sequential([keras.Input((2, 2, 3)), layers.Flatten(), layers.Dense(8),
-                                      layers.LeakyReLU(negative_slope=0.2), layers.Dense(1)])
-    set_seeded_weights(generator, int(answers["step_g_seed"]))
-    set_seeded_weights(discriminator, int(answers["step_d_seed"]))
+    num = 0 if classes is None else classes.shape[1]
+    noise_in, image_in = keras.Input((4,)), keras.Input((2, 2, 3))
+    x, y = noise_in, layers.Flatten()(image_in)
+    if num:
+        class_in = keras.Input((num,))
+        x, y = layers.Concatenate()([noise_in, class_in]), layers.Concatenate()([y, class_in])
+    x = layers.Reshape((2, 2, 3))(layers.Dense(12, activation="tanh")(layers.LeakyReLU(negative_slope=0.2)(layers.Dense(8)(x))))
+    y = layers.Dense(1)(layers.LeakyReLU(negative_slope=0.2)(layers.Dense(8)(y)))
+    generator = keras.Model([noise_in, class_in] if num else noise_in, x)
+    discriminator = keras.Model([image_in, class_in] if num else image_in, y)
+    for model, weights in ((generator, g_w), (discriminator, d_w)):
+        for variable, value in zip(model.weights, weights):
+            variable.assign(value)
     d_opt, g_opt = keras.optimizers.Adam(0.01, beta_1=0.5), keras.optimizers.RMSprop(0.01)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
-    real, noise = tf.constant(answers["step_real"]), tf.constant(answers["step_noise"])
-    labels = tf.concat([tf.zeros((6, 1)), tf.ones((6, 1))], axis=0)
-    with tf.GradientTape() as tape:
-        logits = discriminator(tf.concat([generator(noise), real], axis=0))
-        d_loss = bce(labels, logits)
-    d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_weights), discriminator.trainable_weights))
-    with tf.GradientTape() as tape:
-        g_loss = bce(tf.ones((6, 1)), discriminator(generator(noise)))
-    g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_weights), generator.trainable_weights))
-    assert rel_error(float(d_loss), answers["step_d_loss"]) < 1e-6
-    assert rel_error(float(g_loss), answers["step_g_loss"]) < 1e-6
-    assert rel_error(np.mean((logits.numpy() > 0) == (labels.numpy() > 0.5)), answers["step_d_accuracy"]) < 1e-12
+    batch = len(real)
+    c = None if classes is None else tf.constant(classes)
+
+    def g_in(z):
+        return tf.constant(z) if c is None else [tf.constant(z), c]
+
+    def d_in(images, cls):
+        return images if cls is None else [images, cls]
+
+    labels = tf.concat([tf.zeros((batch, 1)), tf.ones((batch, 1))], axis=0)
+    out = []
+    for k in range(len(noises) // 2):
+        with tf.GradientTape() as tape:
+            images = tf.concat([generator(g_in(noises[2 * k])), tf.constant(real)], axis=0)
+            logits = discriminator(d_in(images, None if c is None else tf.concat([c, c], axis=0)))
+            d_loss = bce(labels, logits)
+        d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_weights), discriminator.trainable_weights))
+        with tf.GradientTape() as tape:
+            g_loss = bce(tf.ones((batch, 1)), discriminator(d_in(generator(g_in(noises[2 * k + 1])), c)))
+        g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_weights), generator.trainable_weights))
+        accuracy = float(np.mean((logits.numpy() > 0) == (labels.numpy() > 0.5)))
+        out.append((float(d_loss), float(g_loss), accuracy, [w.numpy() for w in discriminator.weights],
+                    [w.numpy() for w in generator.weights]))
+    return out
+
+
+def test_train_step_matches_tensorflow(answers):
+    """The visible check's step (the same noise in both phases) and the hidden checks' three steps."""
+    g_w, d_w = seeded_arrays(ref.TINY_G_SPECS, int(answers["step_g_seed"])), seeded_arrays(ref.TINY_D_SPECS, int(answers["step_d_seed"]))
+    (d_loss, g_loss, _, _, _), = _keras_steps(g_w, d_w, answers["step_real"], [answers["step_noise"]] * 2)
+    assert rel_error(d_loss, answers["step_d_loss_true"]) < 1e-6
+    assert rel_error(g_loss, answers["step_g_loss_true"]) < 1e-6
+
+    g_w, d_w = seeded_arrays(ref.TINY_G_SPECS, int(answers["run_g_seed"])), seeded_arrays(ref.TINY_D_SPECS, int(answers["run_d_seed"]))
+    steps = _keras_steps(g_w, d_w, answers["run_real"], answers["run_noise"])
+    assert len(steps) == 3
+    for k, (d_loss, g_loss, accuracy, _, _) in enumerate(steps):
+        assert rel_error(d_loss, answers["run_d_loss_true"][k]) < 1e-5
+        assert rel_error(g_loss, answers["run_g_loss_true"][k]) < 1e-5
+        assert accuracy == pytest.approx(answers["run_d_accuracy_true"][k], abs=1e-12)
     for i in range(4):
-        assert rel_error(discriminator.weights[i].numpy(), answers[f"step_d_weights_{i}"]) < 1e-4
-        assert rel_error(generator.weights[i].numpy(), answers[f"step_g_weights_{i}"]) < 1e-4
+        assert rel_error(steps[0][3][i], answers[f"run_d_weights_{i}_true"]) < 1e-4
+        assert rel_error(steps[0][4][i], answers[f"run_g_weights_{i}_true"]) < 1e-4
+    # distinct noise per phase matters: the same noise twice gives another generator update
+    same_noise = ref.gan_steps_reference(g_w, d_w, answers["run_real"], [answers["run_noise"][0]] * 2)
+    assert rel_error(same_noise[4][0][0], answers["run_g_weights_0_true"]) > 1e-3
+
+
+def test_conditional_reference_matches_tensorflow(answers):
+    g_w = seeded_arrays(ref.TINY_COND_G_SPECS, int(answers["cond_step_g_seed"]))
+    d_w = seeded_arrays(ref.TINY_COND_D_SPECS, int(answers["cond_step_d_seed"]))
+    classes = answers["cond_step_classes"]
+    (d_loss, g_loss, _, d_new, g_new), = _keras_steps(g_w, d_w, answers["cond_step_real"], answers["cond_step_noise"], classes)
+    d_losses, g_losses, _, d_history, g_history = ref.gan_steps_reference(
+        g_w, d_w, answers["cond_step_real"], answers["cond_step_noise"], class_vectors=classes)
+    assert rel_error(d_loss, d_losses[0]) < 1e-5 and rel_error(g_loss, g_losses[0]) < 1e-5
+    for i in range(4):
+        assert rel_error(d_new[i], d_history[0][i]) < 1e-4
+        assert rel_error(g_new[i], g_history[0][i]) < 1e-4
