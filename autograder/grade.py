@@ -24,7 +24,7 @@ from tqdm import tqdm
 from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, reference_names
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
-from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks
+from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks, testkit_modules
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
 
 # score / max_score: the autograded part; manual and extra credit from formgrader; total after the late penalty.
@@ -88,9 +88,9 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
                     source_dir: Path = SOURCE_DIR) -> tuple[Path, list[str]]:
     """The kernel's answer folder and the judge's answer files.
 
-    The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes and
-    setup cells, by name or through an f-string: ``autograder.judge.answer_key_usage``), never a hidden
-    expected value.
+    The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes, setup
+    cells and the assignment's testkit module; by name or through an f-string:
+    ``autograder.judge.answer_key_usage``), never a hidden expected value.
     With a grading set (``autograder/hidden/<a>.grading.npz``) those come from it and the judge reads all of
     it; otherwise from the public file, and the judge reads the public and hidden files.
     """
@@ -102,7 +102,7 @@ def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, des
     if inputs_from.is_file():
         # Only keys that kernel code reads, by name or through an f-string (``answers[f"{name}_x"]``), and never
         # one of the hidden expected values (``lint_notebook`` keeps them out of kernel code).
-        usage = answer_key_usage(source_notebooks(assignment, source_dir))
+        usage = answer_key_usage(source_notebooks(assignment, source_dir), testkit_modules(assignment))
         secret = hidden_keys(assignment, source_dir) if assignment in reference_names() else frozenset()
         inputs = {k: v for k, v in read_npz(inputs_from).items() if usage.kernel_reads(k) and k not in secret}
         (kernel_dir / f"{assignment}.npz").write_bytes(npz_bytes(inputs))

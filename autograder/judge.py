@@ -440,8 +440,14 @@ class KeyUsage:
         return not key.endswith(EXPECTED_SUFFIX) and any(re.fullmatch(p, key) for p in self.kernel_patterns)
 
 
-def answer_key_usage(notebooks) -> KeyUsage:
+def answer_key_usage(notebooks, kernel_modules=()) -> KeyUsage:
+    """Answer keys read by the notebooks' code and by ``kernel_modules`` (Python files of helpers that run in the
+    kernel, such as the assignment's testkit: all of their code counts as kernel code)."""
     kernel, visible, hidden, patterns = set(), set(), set(), set()
+    for path in kernel_modules:
+        code = Path(path).read_text()
+        kernel |= _answer_keys(code)
+        patterns |= _answer_key_patterns(code)
     for path in notebooks:
         notebook = read_notebook(path)
         for cell in notebook.cells:

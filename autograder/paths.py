@@ -11,6 +11,15 @@ DATA_DIR = REPO_ROOT / "data"
 HIDDEN_DIR = REPO_ROOT / "autograder" / "hidden"
 
 
+TESTKIT_DIR = REPO_ROOT / "course" / "testkit"
+
+
+def testkit_modules(assignment: str) -> list[Path]:
+    """The kernel-side helper module of an assignment's test cells (``course/testkit/<a>.py``), if it has one."""
+    path = TESTKIT_DIR / f"{assignment}.py"
+    return [path] if path.is_file() else []
+
+
 def assignments() -> list[str]:
     """Assignment names, one per folder of ``source/``."""
     return sorted(p.name for p in SOURCE_DIR.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR
+from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, testkit_modules
 
 RTOL, ATOL = 1e-6, 1e-9  # far below every check's threshold, far above BLAS summation-order noise
 EXPECTED_SUFFIX = "_true"
@@ -59,7 +59,7 @@ def key_usage(assignment: str, source_dir: Path = SOURCE_DIR):
     """Where the assignment's source notebooks read each answer key (``autograder.judge.KeyUsage``)."""
     from autograder.judge import answer_key_usage
 
-    return answer_key_usage(sorted((Path(source_dir) / assignment).glob("*.ipynb")))
+    return answer_key_usage(sorted((Path(source_dir) / assignment).glob("*.ipynb")), testkit_modules(assignment))
 
 
 def hidden_keys(assignment: str, source_dir: Path = SOURCE_DIR) -> frozenset[str]:

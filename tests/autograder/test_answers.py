@@ -115,11 +115,12 @@ def test_grading_kernel_gets_the_inputs_its_code_reads_and_no_hidden_expected_va
     assert judge_files == ([str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)])
 
 
-def test_f_string_keys_reach_the_kernel_but_never_grant_an_expected_value(tmp_path):
+def test_f_string_and_testkit_keys_reach_the_kernel_but_never_an_expected_value(tmp_path):
     from autograder.grade import prepare_answers
     from autograder.paths import DATA_DIR, HIDDEN_DIR
 
     kernel_dir, _ = prepare_answers("keras_model_gan", answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path)
     kernel = read_npz(kernel_dir / "keras_model_gan.npz")
     assert {"dense_generator_seed", "dense_generator_x", "cond_conv_discriminator_c"} <= set(kernel)
+    assert {"run_noise", "run_real", "cond_step_classes"} <= set(kernel)  # read by course/testkit/keras_model_gan.py
     assert not {k for k in kernel if k.endswith("_true")}
