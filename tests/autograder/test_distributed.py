@@ -52,6 +52,7 @@ class Cluster:
         self.env = dict(os.environ, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures),
                         DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION="1.0")
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.log = (folder / "cluster.log").open("ab")
         self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
                                       "--no-dashboard"])
@@ -184,6 +185,7 @@ def _grade_on(cluster, tiny_course, tiny_class, out, **options):
                  source_dir=tiny_course / "source", answers_dir=answers, progress=False, **options)
 
 
+@pytest.mark.slow  # the default run compares with local grading in the killed-worker test below
 def test_cluster_grades_every_student_as_local_grading_does(cluster, tiny_course, tiny_class, tmp_path, written):
     _, _, local = tiny_class
     records = _grade_on(cluster, tiny_course, tiny_class, tmp_path)
