@@ -23,7 +23,6 @@ completes once, so each submission is recorded once. A scheduler that goes away 
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import tempfile

@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         ("autograder grade --scheduler (local Dask, 2 workers x 1 thread)", dask_2 / k),
     ]
     lines = [f"Grading {k} reference submissions of `{args.assignment}` on {os.cpu_count()} cores "
-             f"({time.strftime('%Y-%m-%d')}; load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)",
+             f"({time.strftime('%Y-%m-%d')}; load average {load:.1f} at the start, "
+             f"{os.getloadavg()[0]:.1f} at the end)",
              "", "| what | seconds per submission |", "| --- | ---: |"]
     lines += [f"| {name} | {seconds:.1f} |" for name, seconds in rows]
     lines.append("")
