@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -305,10 +306,13 @@ def test_workers_that_differ_are_refused_by_name(tiny_course, tmp_path):
 
 def test_local_resume_grades_only_missing_students(tiny_course, tiny_class, tmp_path, written):
     submitted, answers, local = tiny_class
-    options = dict(assignment=TINY, submitted_dir=submitted, out_dir=tmp_path, limits=LIMITS, jobs=2,
-                   source_dir=tiny_course / "source", answers_dir=answers, progress=False)
-    grade(only="reference", **options)
+    students = ("reference", "invalid_json")
+    for student in students:
+        shutil.copytree(submitted / student, tmp_path / "submitted" / student)
+    options = dict(assignment=TINY, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out", limits=LIMITS,
+                   jobs=1, source_dir=tiny_course / "source", answers_dir=answers, progress=False)
+    grade(only="invalid_json", **options)
     written.clear()
     records = grade(resume=True, **options)
-    assert sorted(written) == sorted(set(local) - {"reference"})
-    assert {r["student_id"]: _outcome(r) for r in records} == {s: _outcome(r) for s, r in local.items()}
+    assert written == ["reference"]
+    assert {r["student_id"]: _outcome(r) for r in records} == {s: _outcome(local[s]) for s in students}
