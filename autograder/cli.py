@@ -78,6 +78,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    from autograder.distributed import ClusterRefused, SchedulerLost
     from autograder.grade import GRADED_STATUSES, grade
     from autograder.sandbox import SandboxUnavailable
 
@@ -85,9 +86,10 @@ def cmd_grade(args) -> int:
     try:
         records = grade(assignment=args.assignment, submitted_dir=Path(args.submitted_dir), out_dir=Path(args.out),
                         jobs=args.jobs, db_url=args.db, only=args.only, limits=_limits(args),
+                        scheduler=args.scheduler, resume=args.resume,
                         autograded_dir=Path(args.autograded_dir) if args.autograded_dir else None,
                         config_file=CONFIG_FILE)
-    except (FileNotFoundError, SandboxUnavailable, ValueError) as error:
+    except (FileNotFoundError, SandboxUnavailable, ValueError, ClusterRefused, SchedulerLost) as error:
         print(f"autograder grade: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"results: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}")
@@ -152,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="parallel workers (default: number of cores)")
     p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db)")
     p.add_argument("--only", default=None, metavar="STUDENT", help="grade only this student")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="grade on this Dask cluster (one task per submission) instead of this machine")
+    p.add_argument("--resume", action="store_true",
+                   help="skip students whose record is already in OUT/results (after a stopped run)")
     p.add_argument("--cell-timeout", dest="cell_timeout", type=int, default=None)
     p.add_argument("--submission-timeout", dest="submission_timeout", type=int, default=None)
     p.add_argument("--memory-mb", dest="memory_mb", type=int, default=None)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,7 +241,7 @@ def _check_entry(info, outcome) -> dict:
 
 
 def write_result(out_dir: Path, result: dict) -> Path:
-    path = Path(out_dir) / "results" / result["student_id"] / f"{result['assignment']}.json"
+    path = result_path(out_dir, result["student_id"], result["assignment"])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1))
@@ -296,30 +297,66 @@ def record_finished(record: dict, executed: dict, *, submission: Submission, out
         feedback_module.write_feedback(out_dir, record, totals)
 
 
+def failure_record(submission: Submission, status: str, message: str) -> dict:
+    """The record of a submission the grader could not grade (a bug of ours, a worker that kept dying)."""
+    return {"student_id": submission.student_id, "assignment": submission.assignment, "score": 0.0,
+            "max_score": 0.0, "status": status, "checks": [], "message": message}
+
+
+def grade_locally(submissions: list[Submission], *, jobs: int, source_dir: Path, limits: Limits,
+                  answers_dir: Path, hidden_dir: Path) -> Iterator[tuple[Submission, dict]]:
+    """Grade on this machine, ``jobs`` submissions at a time; yield each record as it is done."""
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
+                               answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads): s
+                   for s in submissions}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                record = future.result()
+            except Exception as error:  # a bug of ours must not lose the rest of the class
+                record = failure_record(submission, "error", f"grader error: {type(error).__name__}: {error}")
+            yield submission, record
+
+
+def result_path(out_dir: Path, student_id: str, assignment: str) -> Path:
+    return Path(out_dir) / "results" / student_id / f"{assignment}.json"
+
+
 def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | None = None,
           db_url: str | None = None, only: str | None = None, limits: Limits = Limits(),
           source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
-          feedback: bool = True, progress: bool = True, autograded_dir: Path | None = None,
+          feedback: bool = True, progress: bool = True, scheduler: str | None = None,
+          resume: bool = False, autograded_dir: Path | None = None,
           config_file: Path | None = REPO_ROOT / "nbgrader_config.py") -> list[dict]:
     """Grade a class; write results, grades.csv, the gradebook, nbgrader's autograded/ and feedback; return
     the records.
 
+    Grades on this machine (``jobs`` at a time), or with ``scheduler`` (``tcp://host:8786``) on that Dask
+    cluster (``autograder.distributed``); either way this process is the only writer of the outputs.
+    ``resume`` skips students whose record is already in ``out_dir/results`` (their records are returned too).
     ``autograded_dir`` (default OUT/autograded) is where formgrader finds the executed notebooks; its parent
     becomes a course root (``autograder.term.write_formgrader_config``). ``config_file`` gives the due dates
     (``c.Autograder.due_dates``) and the late penalty plugin (``c.AssignLatePenalties.plugin_class``).
-
-    Refuses (``SandboxUnavailable``, naming the fix) when ``limits.sandbox`` and no sandbox can be started.
+    Refuses (``SandboxUnavailable``, naming the fix) when ``limits.sandbox`` and no sandbox can be started
+    here (local grading) or on a worker (``distributed.ClusterRefused``).
     """
     from autograder import gradebook, term
     from autograder.sandbox import require_sandbox
 
-    if limits.sandbox:
+    if limits.sandbox and scheduler is None:
         require_sandbox()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     source_notebooks(assignment, source_dir)  # fails early, naming the assignment, if it does not exist
     submissions = find_submissions(submitted_dir, assignment, only)
+    records = []
+    if resume:  # a rerun after a stop grades only what is missing
+        done = [s for s in submissions if result_path(out_dir, s.student_id, assignment).is_file()]
+        records = [json.loads(result_path(out_dir, s.student_id, assignment).read_text()) for s in done]
+        submissions = [s for s in submissions if s not in done]
     db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
     book = gradebook.Recorder(db_url=db_url, assignment=assignment, source_dir=source_dir)
     config = term.load_config(config_file)
@@ -329,30 +366,26 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     autograded_dir = Path(autograded_dir) if autograded_dir else out_dir / "autograded"
     term.write_formgrader_config(autograded_dir=autograded_dir, db_url=db_url, source_dir=source_dir,
                                  submitted_dir=submitted_dir)
-    jobs = jobs or os.cpu_count() or 1
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-    records = []
+    where = dict(source_dir=source_dir, limits=limits, answers_dir=answers_dir, hidden_dir=hidden_dir)
+    if scheduler is not None:
+        from autograder.distributed import grade_on_cluster
+
+        graded = grade_on_cluster(submissions, scheduler=scheduler, **where)
+    else:
+        graded = grade_locally(submissions, jobs=jobs or os.cpu_count() or 1, **where)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool, \
-            tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
-        futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
-                               answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads): s
-                   for s in submissions}
-        for future in as_completed(futures):
-            submission = futures[future]
-            try:
-                record = future.result()
-            except Exception as error:  # a bug of ours must not lose the rest of the class
-                record = {"student_id": submission.student_id, "assignment": assignment, "score": 0.0,
-                          "max_score": 0.0, "status": "error", "checks": [],
-                          "message": f"grader error: {type(error).__name__}: {error}"}
-            executed = record.pop("executed", {})  # instructor-only: never in results/ or feedback
-            record_finished(record, executed, submission=submission, out_dir=out_dir, book=book,
-                            autograded_dir=autograded_dir, late_config=config, feedback=feedback)
-            records.append(record)
-            bar.set_postfix_str(f"{submission.student_id}: {record['status']}")
-            bar.update()
-    write_csv(out_dir, assignment, term.gradebook_totals(db_url, assignment))
+    try:
+        with tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
+            for submission, record in graded:
+                executed = record.pop("executed", {})  # instructor-only: never in results/ or feedback
+                record_finished(record, executed, submission=submission, out_dir=out_dir, book=book,
+                                autograded_dir=autograded_dir, late_config=config, feedback=feedback)
+                records.append(record)
+                bar.set_postfix_str(f"{submission.student_id}: {record['status']}")
+                bar.update()
+    finally:  # a run stopped half-way (a lost scheduler) still leaves a CSV of every record written
+        graded.close()
+        write_csv(out_dir, assignment, term.gradebook_totals(db_url, assignment))
     records.sort(key=lambda r: r["student_id"])
     if progress:
         print(summary_table(records, time.monotonic() - started), file=sys.stderr)

@@ -6,6 +6,7 @@ at the end. Both files live outside the kernel's sandbox: only the trusted worke
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -132,3 +133,68 @@ class NotebookResult:
                    message=str(data.get("message", "")), checks=checks,
                    cell_errors=list(data.get("cell_errors", [])), sandboxed=bool(data.get("sandboxed", True)),
                    executed=data.get("executed"))
+
+
+# --- Grading on a Dask cluster (``autograder.distributed``): what one task carries to a worker. ---
+
+
+def bytes_digest(files: dict[str, bytes]) -> str:
+    """sha256 over file names and contents, in name order: equal digests mean the same files."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + len(files[name]).to_bytes(8, "big") + files[name])
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CourseFiles:
+    """The course as one assignment's grading needs it, shipped with every task: the source notebooks and the
+    answer files (instructor-only files included: the trusted worker's judge reads them, the kernel never).
+
+    Keys are paths relative to a course root: ``source/<a>/<nb>.ipynb``, ``data/<a>.npz``,
+    ``hidden/<a>.npz``, ``hidden/<a>.grading.npz`` (only the files that exist).
+    """
+
+    assignment: str
+    files: dict[str, bytes]
+    digest: str  # ``bytes_digest(files)`` as the submitting machine computed it
+
+    def verify(self) -> None:
+        found = bytes_digest(self.files)
+        if found != self.digest:
+            raise ValueError(f"course files of {self.assignment} arrived altered (digest {found[:12]}, "
+                             f"sent {self.digest[:12]})")
+
+
+@dataclass(frozen=True)
+class SubmissionFiles:
+    """One student's submitted folder (``submitted/<student_id>/<assignment>/``), as relative path -> bytes."""
+
+    student_id: str
+    assignment: str
+    files: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class GradingTask:
+    """One Dask task: grade one submission with these course files and limits."""
+
+    submission: SubmissionFiles
+    course: CourseFiles
+    limits: dict  # ``Limits.as_dict()``
+    threads_by_host: dict[str, int]  # TensorFlow threads per kernel on each worker host (cores / task slots)
+
+
+@dataclass(frozen=True)
+class WorkerDescription:
+    """What a Dask worker reports before the run (``client.run``): grading refuses workers that differ."""
+
+    address: str
+    host: str
+    package_version: str
+    code_digest: str  # sha256 of the installed autograder and course packages' Python files
+    course_digest: str  # the digest the worker computes of the course files it was sent
+    python: str
+    cpu_count: int
+    nthreads: int
+    sandbox_problem: str | None  # why a sandbox cannot start there (None: it can)

@@ -217,7 +217,20 @@ def _judge_cell(cell, reply, payload, parts, hidden: bool, answers: dict) -> Che
     return CheckOutcome(verdict.passed, verdict.message)
 
 
+def _die_with_parent() -> None:
+    """Be killed when the process that started this worker dies (a Dask worker killed mid-task, a grader
+    stopped with SIGKILL): nothing goes on grading for a parent that can no longer read the result, and the
+    sandboxed kernel dies with this process."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     job = Job.read(Path(argv[0]))
     if job.memory_mb:  # set here rather than in the parent's fork: the kernel inherits it
         limit = job.memory_mb * 1024 * 1024
