@@ -182,26 +182,44 @@ def _call_name(call: ast.Call) -> str:
 
 
 def _free_names(judge_source: str) -> set[str]:
-    """Names the judge code reads but neither defines nor finds in its own namespace: the probe's values."""
+    """Names the judge code reads but neither defines nor finds in its own namespace: the probe's values.
+
+    Only bindings at the judge's top level count as defined: a helper's parameter or local variable, or a
+    comprehension's loop variable, that shares a probe value's name must not stop that value being sent.
+    """
     try:
         tree = ast.parse(judge_source)
     except SyntaxError:
         return set()
-    loaded, stored = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (loaded if isinstance(node.ctx, ast.Load) else stored).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef)):
-            args = node.args
-            stored.update(a.arg for a in args.args + args.kwonlyargs + args.posonlyargs)
-            stored.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
-            if not isinstance(node, ast.Lambda):
-                stored.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            stored.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            stored.add(node.name)
-    return loaded - stored - judge_namespace_names() - set(dir(builtins))
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - _top_level_bindings(tree) - judge_namespace_names() - set(dir(builtins))
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+def _top_level_bindings(tree) -> set[str]:
+    """Names bound in a module's own scope (not inside functions, classes, lambdas or comprehensions)."""
+    bound: set[str] = set()
+
+    def visit(node) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(child.name)
+                continue
+            if isinstance(child, _SCOPES):
+                continue
+            if isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
+                bound.add(child.id)
+            elif isinstance(child, (ast.Import, ast.ImportFrom)):
+                bound.update((alias.asname or alias.name).split(".")[0] for alias in child.names)
+            elif isinstance(child, ast.ExceptHandler) and child.name:
+                bound.add(child.name)
+            visit(child)
+
+    visit(tree)
+    return bound
 
 
 def kernel_source(parts: CellParts) -> str:

@@ -138,3 +138,19 @@ def test_a_check_that_probe_values_steer_around_does_not_pass():
         assert not verdict.passed and "did not run" in verdict.message, forged
     assert not judge(parts, values={"cases": honest["cases"], "outputs": {}}, problems={}, missing=[], answers={},
                      hidden=True).passed
+
+
+def test_a_helper_parameter_named_like_a_probe_value_does_not_stop_it_being_sent():
+    cell = """import numpy as np
+from course.checks import check_true
+got = np.asarray(build())
+want = 3.0
+### BEGIN HIDDEN TESTS
+def scaled_error(got, want):
+    return float(np.max(np.abs(got - want)))
+check_true("output", scaled_error(got, want) < 1e-6 and all(w > 0 for w in got.ravel()), "wrong output")
+### END HIDDEN TESTS"""
+    parts = split_test_cell(cell)
+    assert parts.probe_names == ("got", "want")
+    assert judge(parts, values={"got": np.array([3.0]), "want": 3.0}, problems={}, missing=[], answers={},
+                 hidden=True).passed
