@@ -184,42 +184,66 @@ def _call_name(call: ast.Call) -> str:
 def _free_names(judge_source: str) -> set[str]:
     """Names the judge code reads but neither defines nor finds in its own namespace: the probe's values.
 
-    Only bindings at the judge's top level count as defined: a helper's parameter or local variable, or a
-    comprehension's loop variable, that shares a probe value's name must not stop that value being sent.
+    Scope-aware: a helper's parameter or local variable, or a comprehension's loop variable, is bound only in
+    its own scope, so sharing a probe value's name there neither stops that value being sent nor asks for it.
     """
     try:
         tree = ast.parse(judge_source)
     except SyntaxError:
         return set()
-    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loaded - _top_level_bindings(tree) - judge_namespace_names() - set(dir(builtins))
+    free: set[str] = set()
+    _collect_free(tree, frozenset(), free)
+    return free - judge_namespace_names() - set(dir(builtins))
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
            ast.DictComp, ast.GeneratorExp)
 
 
-def _top_level_bindings(tree) -> set[str]:
-    """Names bound in a module's own scope (not inside functions, classes, lambdas or comprehensions)."""
-    bound: set[str] = set()
+def _scope_nodes(scope):
+    """The nodes that belong to ``scope`` itself (nested scopes are yielded, their insides are not)."""
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        roots = scope.body
+    elif isinstance(scope, ast.Lambda):
+        roots = [scope.body]
+    elif isinstance(scope, ast.ClassDef):
+        roots = scope.body
+    elif isinstance(scope, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+        roots = [scope.elt, *scope.generators]
+    elif isinstance(scope, ast.DictComp):
+        roots = [scope.key, scope.value, *scope.generators]
+    else:
+        roots = list(ast.iter_child_nodes(scope))
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
 
-    def visit(node) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                bound.add(child.name)
-                continue
-            if isinstance(child, _SCOPES):
-                continue
-            if isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
-                bound.add(child.id)
-            elif isinstance(child, (ast.Import, ast.ImportFrom)):
-                bound.update((alias.asname or alias.name).split(".")[0] for alias in child.names)
-            elif isinstance(child, ast.ExceptHandler) and child.name:
-                bound.add(child.name)
-            visit(child)
 
-    visit(tree)
-    return bound
+def _collect_free(scope, enclosing: frozenset, free: set) -> None:
+    nodes = list(_scope_nodes(scope))
+    bound = set()
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        args = scope.args
+        bound.update(a.arg for a in args.args + args.kwonlyargs + args.posonlyargs)
+        bound.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
+    for node in nodes:
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    visible = enclosing | bound
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in visible:
+            free.add(node.id)
+        elif isinstance(node, _SCOPES):
+            _collect_free(node, visible, free)
 
 
 def kernel_source(parts: CellParts) -> str:

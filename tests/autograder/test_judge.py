@@ -152,5 +152,8 @@ check_true("output", scaled_error(got, want) < 1e-6 and all(w > 0 for w in got.r
 ### END HIDDEN TESTS"""
     parts = split_test_cell(cell)
     assert parts.probe_names == ("got", "want")
+    from autograder.judge import _free_names
+
+    assert _free_names(parts.judge) == {"got", "want"}  # the comprehension's `w` is its own, not the probe's
     assert judge(parts, values={"got": np.array([3.0]), "want": 3.0}, problems={}, missing=[], answers={},
                  hidden=True).passed
