@@ -15,14 +15,15 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder.grade import Limits, grade
 from autograder.notebook import grade_id
 from autograder.paths import SOURCE_DIR
+
+import variants
 
 pytestmark = pytest.mark.notebook
 ASSIGNMENT = "dcgan_cifar"
 NOTEBOOK = SOURCE_DIR / ASSIGNMENT / "dcgan_cifar.ipynb"
-LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
+LIMITS = variants.LIMITS
 
 # ----------------------------------------------------------------------------------------------------------
 # Correct alternatives: other APIs (Sequential, functional with other layer spellings, a schedule class, NumPy
@@ -324,17 +325,10 @@ def with_bodies(bodies: dict[str, str]) -> nbformat.NotebookNode:
 
 
 def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
-    for student, nb in submissions.items():
-        folder = tmp_path / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / NOTEBOOK.name)
-    records = grade(assignment=ASSIGNMENT, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out",
-                    jobs=2, limits=LIMITS, progress=False, feedback=feedback)
-    return {r["student_id"]: r for r in records}
+    return variants.grade_submissions(tmp_path, ASSIGNMENT, NOTEBOOK, submissions, feedback)
 
 
-def _lost(record) -> set[str]:
-    return {c["grade_id"] for c in record["checks"] if not c["passed"]}
+_lost = variants.lost_checks
 
 
 def _bundle(members) -> nbformat.NotebookNode:

@@ -12,14 +12,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.grade import Limits, grade
-from autograder.notebook import grade_id
 from autograder.paths import SOURCE_DIR
+
+import variants
 
 pytestmark = pytest.mark.notebook
 ASSIGNMENT = "gan_basics"
 NOTEBOOK = SOURCE_DIR / ASSIGNMENT / "GANs-TensorFlow.ipynb"
-LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
+LIMITS = variants.LIMITS
 
 CORRECT = {
     "leaky_relu": "return tf.where(x > 0, x, alpha * x)",
@@ -127,31 +127,14 @@ BUNDLES = {
 
 
 def with_bodies(bodies: dict[str, str]) -> nbformat.NotebookNode:
-    """The source notebook with the solution bodies of some cells replaced (header and docstring kept)."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    seen = set()
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid in bodies:
-            header = cell.source.split("### BEGIN SOLUTION")[0].rstrip() + "\n"
-            cell.source = header + "".join(f"    {line}\n" for line in bodies[gid].splitlines())
-            seen.add(gid)
-    assert seen == set(bodies), f"no solution cells {set(bodies) - seen} in {NOTEBOOK.name}"
-    return nb
+    return variants.with_bodies(NOTEBOOK, bodies)
 
 
 def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
-    for student, nb in submissions.items():
-        folder = tmp_path / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / NOTEBOOK.name)
-    records = grade(assignment=ASSIGNMENT, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out",
-                    jobs=2, limits=LIMITS, progress=False, feedback=feedback)
-    return {r["student_id"]: r for r in records}
+    return variants.grade_submissions(tmp_path, ASSIGNMENT, NOTEBOOK, submissions, feedback)
 
 
-def _lost(record) -> set[str]:
-    return {c["grade_id"] for c in record["checks"] if not c["passed"]}
+_lost = variants.lost_checks
 
 
 def test_correct_variants_and_wrong_bundles(tmp_path):
@@ -175,12 +158,7 @@ def test_correct_variants_and_wrong_bundles(tmp_path):
 
 
 def _hidden_source_lines() -> list[str]:
-    lines = []
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if "### BEGIN HIDDEN TESTS" in cell.source:
-            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            lines += hidden.splitlines()
-    return lines
+    return variants.hidden_source_lines(NOTEBOOK)
 
 
 @pytest.mark.slow

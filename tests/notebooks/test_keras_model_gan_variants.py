@@ -12,14 +12,16 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.grade import Limits, grade
+from autograder.grade import grade
 from autograder.notebook import grade_id
 from autograder.paths import SOURCE_DIR
+
+import variants
 
 pytestmark = pytest.mark.notebook
 ASSIGNMENT = "keras_model_gan"
 NOTEBOOK = SOURCE_DIR / ASSIGNMENT / "keras_model_gan.ipynb"
-LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
+LIMITS = variants.LIMITS
 
 # ------------------------------------------------------------------------------------------------ correct
 CORRECT = {
@@ -399,8 +401,7 @@ def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode]) -> dict[str,
     return {r["student_id"]: r for r in records}
 
 
-def _lost(record) -> set[str]:
-    return {c["grade_id"] for c in record["checks"] if not c["passed"]}
+_lost = variants.lost_checks
 
 
 def test_correct_variants_and_wrong_bundles(tmp_path):

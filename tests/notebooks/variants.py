@@ -1,0 +1,52 @@
+"""What the variant tests of every assignment share: rewrite solution bodies, grade, read what was lost."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from autograder.grade import Limits, grade
+from autograder.notebook import grade_id
+
+# Generous limits: CI machines are shared; one submission grades in well under a minute.
+LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
+
+
+def with_bodies(notebook: Path, bodies: dict[str, str]) -> nbformat.NotebookNode:
+    """The source notebook with the solution bodies of some cells replaced (header and docstring kept)."""
+    nb = nbformat.read(notebook, as_version=4)
+    seen = set()
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid in bodies:
+            header = cell.source.split("### BEGIN SOLUTION")[0].rstrip() + "\n"
+            cell.source = header + "".join(f"    {line}\n" for line in bodies[gid].splitlines())
+            seen.add(gid)
+    assert seen == set(bodies), f"no solution cells {set(bodies) - seen} in {Path(notebook).name}"
+    return nb
+
+
+def grade_submissions(tmp_path: Path, assignment: str, notebook: Path,
+                      submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
+    """Grade each ``{student: notebook}`` through the real grader; ``{student: record}``."""
+    for student, nb in submissions.items():
+        folder = tmp_path / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / Path(notebook).name)
+    records = grade(assignment=assignment, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out",
+                    jobs=2, limits=LIMITS, progress=False, feedback=feedback)
+    return {r["student_id"]: r for r in records}
+
+
+def lost_checks(record) -> set[str]:
+    return {c["grade_id"] for c in record["checks"] if not c["passed"]}
+
+
+def hidden_source_lines(notebook: Path) -> list[str]:
+    """Every line between the hidden-tests markers of a source notebook."""
+    lines = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            lines += hidden.splitlines()
+    return lines
