@@ -1,6 +1,7 @@
 """What the variant tests of every assignment share: rewrite solution bodies, grade, read what was lost."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import nbformat
@@ -43,10 +44,20 @@ def lost_checks(record) -> set[str]:
 
 
 def hidden_source_lines(notebook: Path) -> list[str]:
-    """Every line between the hidden-tests markers of a source notebook."""
+    """Every line between the hidden-tests markers of a source notebook (every such block of every cell)."""
     lines = []
     for cell in nbformat.read(notebook, as_version=4).cells:
-        if "### BEGIN HIDDEN TESTS" in cell.source:
-            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            lines += hidden.splitlines()
+        for block in cell.source.split("### BEGIN HIDDEN TESTS")[1:]:
+            lines += block.split("### END HIDDEN TESTS")[0].splitlines()
     return lines
+
+
+def assert_no_hidden_line_in_feedback(out_dir: Path, assignment: str, notebook: Path, students, *,
+                                      at_least: int) -> None:
+    """No line of hidden test code (instructor notes included) reaches any student's feedback page, even where
+    hidden checks failed; ``at_least`` long hidden lines must exist, so the search is not vacuous."""
+    hidden = {html.escape(line.strip()) for line in hidden_source_lines(notebook) if len(line.strip()) > 25}
+    assert len(hidden) > at_least
+    for student in students:
+        page = (Path(out_dir) / "feedback" / student / f"{assignment}.html").read_text()
+        assert not [line for line in hidden if line in page], student
