@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -179,7 +180,9 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
     names = [p.name for p in sources]
     matched, notes = _match_notebooks(submission.folder, names)
     statuses, checks, manual, executed = [], [], 0.0, {}
-    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-") as tmp:
+    # A scratch folder that cannot be removed (a file still being written as the kernel dies) must not throw
+    # away the verdicts already decided.
+    with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-", ignore_cleanup_errors=True) as tmp:
         workdir = Path(tmp) / "work"
         if submission.folder.is_dir():
             shutil.copytree(submission.folder, workdir, symlinks=False,
@@ -315,9 +318,22 @@ def grade_locally(submissions: list[Submission], *, jobs: int, source_dir: Path,
             submission = futures[future]
             try:
                 record = future.result()
-            except Exception as error:  # a bug of ours must not lose the rest of the class
-                record = failure_record(submission, "error", f"grader error: {type(error).__name__}: {error}")
+            except Exception as first:  # a bug of ours, or the machine: once more before giving up
+                try:
+                    record = grade_submission(submission, source_dir=source_dir, limits=limits,
+                                              answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads)
+                    record["message"] = "; ".join(filter(None, (record["message"],
+                                                  f"graded again after a grader error: {_describe(first)}")))
+                except Exception as error:  # must not lose the rest of the class
+                    record = failure_record(submission, "error", f"grader error: {_describe(error)}")
             yield submission, record
+
+
+def _describe(error: BaseException) -> str:
+    """The error and where in our code it was raised (so that a report of it can be acted on)."""
+    frames = traceback.extract_tb(error.__traceback__)[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    return f"{type(error).__name__}: {error} (at {where})" if where else f"{type(error).__name__}: {error}"
 
 
 def result_path(out_dir: Path, student_id: str, assignment: str) -> Path:

@@ -119,7 +119,7 @@ def test_untouched_release_gets_zero(graded_class):
     _, records, *_ = graded_class
     assert records["untouched"]["status"] == "graded"
     assert records["untouched"]["score"] == 0
-    assert all(not c["passed"] for c in records["untouched"]["checks"])
+    assert records["untouched"]["checks"] and all(not c["passed"] for c in records["untouched"]["checks"])
 
 
 def test_wrong_function_loses_exactly_its_checks(graded_class):
@@ -267,3 +267,28 @@ def test_cli_grade_exit_code_and_unknown_student(graded_class, tiny_course, caps
     code = cli_main(["grade", "gan_basics", str(submitted), "--out", str(submitted.parent / "x"), "--only", "nobody"])
     assert code == 1
     assert "nobody" in capsys.readouterr().err
+
+
+def test_a_grader_error_is_retried_once_then_reported_with_where(monkeypatch, tmp_path):
+    """An error of ours (or of the machine) while grading one student is tried once more, and a lasting one
+    becomes an ``error`` record naming the exception and the code that raised it; other students are kept."""
+    from autograder import grade as grade_module
+    from autograder.grade import Submission, grade_locally
+
+    calls = {}
+
+    def flaky(submission, **_):
+        calls[submission.student_id] = calls.get(submission.student_id, 0) + 1
+        if submission.student_id == "always" or calls[submission.student_id] == 1:
+            raise OSError(f"scratch folder vanished for {submission.student_id}")
+        return {"student_id": submission.student_id, "message": "", "status": "graded", "checks": [1]}
+
+    monkeypatch.setattr(grade_module, "grade_submission", flaky)
+    students = [Submission(name, TINY, tmp_path / name) for name in ("once", "always")]
+    records = {s.student_id: r for s, r in grade_locally(students, jobs=1, source_dir=tmp_path, limits=Limits(),
+                                                          answers_dir=tmp_path, hidden_dir=tmp_path)}
+    assert calls == {"once": 2, "always": 2}
+    assert records["once"]["status"] == "graded"
+    assert "graded again after a grader error: OSError: scratch folder vanished for once" in records["once"]["message"]
+    assert records["always"]["status"] == "error" and records["always"]["checks"] == []
+    assert "OSError: scratch folder vanished for always (at test_grade.py:" in records["always"]["message"]

@@ -8,6 +8,7 @@ import nbformat
 
 from autograder.grade import Limits, grade
 from autograder.notebook import grade_id
+from autograder.records import GRADED_STATUSES
 
 # Generous limits: CI machines are shared; one submission grades in well under a minute.
 LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
@@ -40,6 +41,9 @@ def grade_submissions(tmp_path: Path, assignment: str, notebook: Path,
 
 
 def lost_checks(record) -> set[str]:
+    """The checks a graded record failed; a record the grader could not grade fails the test, naming why
+    (its empty list of checks would otherwise read as "lost nothing")."""
+    assert record["status"] in GRADED_STATUSES and record["checks"], (record["status"], record["message"])
     return {c["grade_id"] for c in record["checks"] if not c["passed"]}
 
 
