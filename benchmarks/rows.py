@@ -278,7 +278,7 @@ def _dcgan_cifar(name: str, seed: int, batch_size: int | None = None) -> Row:
         return [float(v) for v in history["d_loss"]], [float(v) for v in history["g_loss"]]
 
     note = _data_note(namespace)
-    stand_in = "stand-in = MNIST" in note
+    stand_in = namespace["scored_dataset"] == "mnist"  # load_training_images fell back to MNIST digits
     latent_dim = int(arguments["generator"].input_shape[-1])
 
     def sample(n, seed=0):
@@ -365,12 +365,13 @@ def _fashion_cgan(name: str, seed: int) -> Row:
     def sample(n, seed=0):
         noise = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
         wanted = np.arange(n) % 10
-        out = [np.asarray(generator([noise[b:b + 500], wanted[b:b + 500, None].astype(np.float32)], training=False))
+        one_hot = np.eye(10, dtype=np.float32)[wanted]  # the notebook's networks take one-hot class vectors
+        out = [np.asarray(generator([noise[b:b + 500], one_hot[b:b + 500]], training=False))
                for b in range(0, n, 500)]
         return _unit(np.concatenate(out), low=0.0), wanted
 
     note = _data_note(namespace)
-    dataset_name = "mnist" if "training on MNIST" in note else "fashion_mnist" if "stripes" not in note else None
+    dataset_name = namespace["scored_dataset"]  # what load_conditional_data found: fashion_mnist, mnist or None
     first = batches[0]
     return Row(name=name, assignment="gan_1d_conditional", title=ROWS[name][1], kind="conditional",
                dataset=dataset_name, data_note=note, batch_size=int(first[1] - first[0]),

@@ -38,12 +38,12 @@ Losses (binary cross-entropy on logits, averaged over the batch)
   train step: -lr_d * d d_loss / d theta_D and -lr_g * d g_loss / d theta_G, both gradients taken before
   either update.
 
-Conditional GAN (Fashion-MNIST, 28x28x1, scalar label input)
+Conditional GAN (Fashion-MNIST, 28x28x1, one-hot class vector input (10,))
 - ``cgen_param_count`` (latent 100), ``cgen_small_param_count`` (latent 16), ``cdisc_param_count``.
-- ``cgen_seed``, ``cgen_noise`` (3, 100), ``cgen_labels`` (3, 1): inputs of the conditional generator with
+- ``cgen_seed``, ``cgen_noise`` (3, 100), ``cgen_labels`` (3, 10) one-hot: inputs of the conditional generator with
   ``course.testkit.gan_1d_conditional.set_layer_weights(model, CGEN_LAYERS, cgen_seed)``; ``cgen_true``* (3, 28,
   28, 1) its output, ``cgen_label_first_true``* the output when the label features are concatenated first.
-- ``cdisc_seed``, ``cdisc_images`` (3, 28, 28, 1), ``cdisc_labels`` (3, 1); ``cdisc_true``* (3, 1) and
+- ``cdisc_seed``, ``cdisc_images`` (3, 28, 28, 1), ``cdisc_labels`` (3, 10) one-hot; ``cdisc_true``* (3, 1) and
   ``cdisc_label_first_true``*: the conditional discriminator's logits (``CDISC_LAYERS``).
 """
 from __future__ import annotations
@@ -56,6 +56,7 @@ SEED = 5
 # Grading draws every input afresh (autograder/hidden/gan_1d_conditional.grading.npz): the kernel gets only inputs.
 GRADING_SEED = 50517
 LATENT_DIM = 100
+NUM_CLASSES = 10  # the conditional networks take the class as a one-hot vector
 
 HIDDEN_KEYS = frozenset({
     "dstar_box_true", "value_uneven_true", "grad_large_saturating_true", "grad_large_nonsaturating_true",
@@ -189,7 +190,7 @@ def flat(arrays) -> np.ndarray:
 # (layer class, kernel shape, has bias), the same lists as course.testkit.gan_1d_conditional
 def cgen_layers(latent_dim=LATENT_DIM):
     joined = latent_dim + 64
-    return [("Dense", (1, 32), True), ("Dense", (32, 64), True),  # label subnetwork
+    return [("Dense", (NUM_CLASSES, 32), True), ("Dense", (32, 64), True),  # label subnetwork
             ("Conv2DTranspose", (5, 5, 128, joined), True),  # 128 k5 s1 valid: 1 -> 5
             ("Conv2DTranspose", (5, 5, 64, 128), True),  # 64 k5 s2 valid: 5 -> 13
             ("Conv2DTranspose", (5, 5, 32, 64), False),  # 32 k5 s2 valid, no bias: 13 -> 29
@@ -199,7 +200,7 @@ def cgen_layers(latent_dim=LATENT_DIM):
 def cdisc_layers():
     return [("Conv2D", (3, 3, 1, 32), True), ("Conv2D", (3, 3, 32, 64), True),  # 28 -> 14 -> 7
             ("Conv2D", (3, 3, 64, 96), True),  # 7 -> 4, flattened to 4*4*96 = 1536
-            ("Dense", (1, 32), True), ("Dense", (32, 64), True),  # label subnetwork
+            ("Dense", (NUM_CLASSES, 32), True), ("Dense", (32, 64), True),  # label subnetwork
             ("Dense", (1536 + 64, 128), True), ("Dense", (128, 1), True)]
 
 
@@ -372,9 +373,9 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
     cgen_weights = seeded_arrays(cgen_specs(), cgen_seed)
     cdisc_weights = seeded_arrays(cdisc_specs(), cdisc_seed)
     cgen_noise = rng.standard_normal((3, LATENT_DIM)).astype(np.float32)
-    cgen_labels = rng.choice(10, (3, 1), replace=False).astype(np.float32)
+    cgen_labels = np.eye(NUM_CLASSES, dtype=np.float32)[rng.choice(NUM_CLASSES, 3, replace=False)]
     cdisc_images = rng.uniform(0.0, 1.0, (3, 28, 28, 1)).astype(np.float32)
-    cdisc_labels = rng.choice(10, (3, 1), replace=False).astype(np.float32)
+    cdisc_labels = np.eye(NUM_CLASSES, dtype=np.float32)[rng.choice(NUM_CLASSES, 3, replace=False)]
     out.update(cgen_seed=np.array(cgen_seed), cgen_noise=cgen_noise, cgen_labels=cgen_labels,
                cgen_true=cgen_forward(cgen_weights, cgen_noise, cgen_labels),
                cgen_label_first_true=cgen_forward(cgen_weights, cgen_noise, cgen_labels, label_first=True),

@@ -16,11 +16,13 @@ import numpy as np
 
 from course.checks import seeded_arrays, set_seeded_weights
 
+NUM_CLASSES = 10  # the conditional networks take the class as a one-hot vector
+
 
 def cgen_layers(latent_dim: int = 100) -> list[tuple[str, tuple[int, ...], bool]]:
     """(layer class, kernel shape, has bias) of the conditional generator the text describes."""
     joined = latent_dim + 64
-    return [("Dense", (1, 32), True), ("Dense", (32, 64), True),
+    return [("Dense", (NUM_CLASSES, 32), True), ("Dense", (32, 64), True),
             ("Conv2DTranspose", (5, 5, 128, joined), True), ("Conv2DTranspose", (5, 5, 64, 128), True),
             ("Conv2DTranspose", (5, 5, 32, 64), False), ("Conv2D", (2, 2, 32, 1), False)]
 
@@ -28,7 +30,7 @@ def cgen_layers(latent_dim: int = 100) -> list[tuple[str, tuple[int, ...], bool]
 def cdisc_layers() -> list[tuple[str, tuple[int, ...], bool]]:
     """(layer class, kernel shape, has bias) of the conditional discriminator the text describes."""
     return [("Conv2D", (3, 3, 1, 32), True), ("Conv2D", (3, 3, 32, 64), True), ("Conv2D", (3, 3, 64, 96), True),
-            ("Dense", (1, 32), True), ("Dense", (32, 64), True), ("Dense", (1536 + 64, 128), True),
+            ("Dense", (NUM_CLASSES, 32), True), ("Dense", (32, 64), True), ("Dense", (1536 + 64, 128), True),
             ("Dense", (128, 1), True)]
 
 

@@ -58,8 +58,9 @@ def test_bce_by_hand():
 def test_parameter_counts_by_hand():
     assert ref.param_count(ref.gen1d_specs()) == 100 * 64 + 64 + 64 * 64 + 64 + 64 + 1 == 10_689
     assert ref.param_count(ref.disc1d_specs()) == 97
-    assert ref.param_count(ref.cgen_specs()) == 783_296
-    assert ref.param_count(ref.cdisc_specs()) == 281_441
+    # the book's counts (783,296 and 281,441) plus the one-hot label's Dense(10 -> 32) instead of Dense(1 -> 32)
+    assert ref.param_count(ref.cgen_specs()) == 783_296 + 9 * 32 == 783_584
+    assert ref.param_count(ref.cdisc_specs()) == 281_441 + 9 * 32 == 281_729
 
 
 def test_build_is_deterministic_and_grading_draws_other_inputs():
@@ -176,7 +177,7 @@ def test_models_match_keras(keras):
         return keras.Model(x, layers.Dense(1)(layers.Dense(32, activation="relu")(x)))
 
     def conditional_generator(latent_dim):
-        noise, condition = keras.Input((latent_dim,)), keras.Input((1,))
+        noise, condition = keras.Input((latent_dim,)), keras.Input((10,))
         label = layers.Dense(64, activation="elu")(layers.Dense(32, activation="elu")(condition))
         x = layers.Reshape((1, 1, latent_dim + 64))(layers.Concatenate()([noise, label]))
         x = layers.Conv2DTranspose(128, 5, activation="relu")(x)
@@ -185,7 +186,7 @@ def test_models_match_keras(keras):
         return keras.Model([noise, condition], layers.Conv2D(1, 2, activation="sigmoid", use_bias=False)(x))
 
     def conditional_discriminator():
-        image, condition = keras.Input((28, 28, 1)), keras.Input((1,))
+        image, condition = keras.Input((28, 28, 1)), keras.Input((10,))
         x = image
         for filters in (32, 64, 96):
             x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
@@ -220,7 +221,7 @@ def test_conditional_models_match_keras(keras):
 
     layers = keras.layers
     answers = ref.build()
-    noise, condition = keras.Input((100,)), keras.Input((1,))
+    noise, condition = keras.Input((100,)), keras.Input((10,))
     label = layers.Dense(64, activation="elu")(layers.Dense(32, activation="elu")(condition))
     x = layers.Reshape((1, 1, 164))(layers.Concatenate()([label, noise]))  # label first: the other accepted order
     x = layers.Conv2DTranspose(128, 5, activation="relu")(x)
@@ -247,7 +248,7 @@ def test_conditional_models_match_keras(keras):
             return self.out(self.hidden(keras.ops.concatenate([features, self.label_2(self.label_1(label))], 1)))
 
     discriminator = Discriminator()
-    discriminator([np.zeros((1, 28, 28, 1), "float32"), np.zeros((1, 1), "float32")])
+    discriminator([np.zeros((1, 28, 28, 1), "float32"), np.zeros((1, 10), "float32")])
     testkit.set_layer_weights(discriminator, testkit.cdisc_layers(), int(answers["cdisc_seed"]))
     got = np.asarray(discriminator([answers["cdisc_images"], answers["cdisc_labels"]]))
     np.testing.assert_allclose(got, answers["cdisc_true"], rtol=1e-4, atol=1e-6)

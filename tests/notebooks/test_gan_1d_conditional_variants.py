@@ -66,7 +66,7 @@ CORRECT_A = {
         "return d_value, g_value"),
     # a Sequential label subnetwork with ELU layers, the label features first, ReLU layers after the convolutions
     "build_conditional_generator": (
-        "noise, condition = keras.Input((latent_dim,)), keras.Input((1,))\n"
+        "noise, condition = keras.Input((latent_dim,)), keras.Input((10,))\n"
         "label_net = keras.Sequential([layers.Dense(32), layers.ELU(), layers.Dense(64), layers.Activation('elu')])\n"
         "x = layers.Reshape((1, 1, latent_dim + 64))(layers.Concatenate()([label_net(condition), noise]))\n"
         "for filters, strides, bias in ((128, 1, True), (64, 2, True), (32, 2, False)):\n"
@@ -144,7 +144,7 @@ CORRECT_B = {
         "        return self.image(x)\n"
         "return Generator()"),
     "build_conditional_discriminator": (
-        "image, condition = keras.Input((28, 28, 1)), keras.Input((1,))\n"
+        "image, condition = keras.Input((28, 28, 1)), keras.Input((10,))\n"
         "x = image\n"
         "for filters in (32, 64, 96):\n"
         "    x = layers.ReLU()(layers.Conv2D(filters, 3, strides=2, padding='same')(x))\n"
@@ -161,7 +161,7 @@ _SOLUTION_TRAIN_STEP_HEAD = (
     "    d_value, g_value = d_loss(d_real, d_fake), g_loss(d_fake)\n"
     "d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables\n")
 _FUNCTIONAL_CGEN = (
-    "noise, condition = keras.Input((latent_dim,)), keras.Input((1,))\n"
+    "noise, condition = keras.Input((latent_dim,)), keras.Input((10,))\n"
     "label = layers.Dense(64, activation='{label_act}')(layers.Dense(32, activation='{label_act}')(condition))\n"
     "x = layers.Reshape((1, 1, latent_dim + 64))(layers.Concatenate()([noise, label]))\n"
     "x = layers.Conv2DTranspose(128, 5, activation='relu')(x)\n"
@@ -169,7 +169,7 @@ _FUNCTIONAL_CGEN = (
     "x = layers.Conv2DTranspose(32, 5, strides=2, activation='{last_act}', use_bias=False)(x)\n"
     "return keras.Model([noise, condition], layers.Conv2D(1, 2, activation='{out_act}', use_bias=False)(x))")
 _FUNCTIONAL_CDISC = (
-    "image, condition = keras.Input((28, 28, 1)), keras.Input((1,))\n"
+    "image, condition = keras.Input((28, 28, 1)), keras.Input((10,))\n"
     "x = image\n"
     "for filters in (32, 64, 96):\n"
     "    x = layers.Conv2D(filters, 3, strides=2, padding='same', activation={conv_act})(x){dropout}\n"
@@ -341,6 +341,14 @@ WRONG = {
         "return keras.Model([noise, condition], layers.Conv2D(1, 2, activation='sigmoid', use_bias=False)(x))")},
         {"conditional_generator_param_count", "conditional_generator_label_hidden",
          "conditional_generator_behaviour_hidden"}),
+    # the book's scalar class index instead of the one-hot vector: another parameter count, and the checks' one-hot
+    # calls fail
+    "cgen_scalar_label": ({"build_conditional_generator": cgen().replace("keras.Input((10,))", "keras.Input((1,))")},
+                          {"conditional_generator_param_count", "conditional_generator_label_hidden",
+                           "conditional_generator_behaviour_hidden"}),
+    "cdisc_scalar_label": ({"build_conditional_discriminator": cdisc().replace("keras.Input((10,))", "keras.Input((1,))")},
+                           {"conditional_discriminator_param_count", "conditional_discriminator_hidden",
+                            "conditional_discriminator_behaviour_hidden"}),
     # conditional discriminator
     "cdisc_dropout": ({"build_conditional_discriminator": cdisc(dropout="\n    x = layers.Dropout(0.3)(x)")},
                       {"conditional_discriminator_behaviour_hidden"}),
@@ -351,7 +359,7 @@ WRONG = {
     "cdisc_linear_hidden": ({"build_conditional_discriminator": cdisc(hidden_act="linear")},
                             {"conditional_discriminator_behaviour_hidden"}),
     "cdisc_label_ignored": ({"build_conditional_discriminator": (
-        "image, condition = keras.Input((28, 28, 1)), keras.Input((1,))\n"
+        "image, condition = keras.Input((28, 28, 1)), keras.Input((10,))\n"
         "x = image\n"
         "for filters in (32, 64, 96):\n"
         "    x = layers.Conv2D(filters, 3, strides=2, padding='same', activation='relu')(x)\n"
@@ -373,6 +381,7 @@ BUNDLES = {
                        "losses_on_probabilities", "optimizers_swapped", "cgen_dropout", "cdisc_linear_hidden"),
     "wrong_bundle_e": ("value_terms_swapped", "g_loss_unstable_log", "generator_grads_from_d_loss",
                        "cgen_embedding", "cdisc_label_ignored"),
+    "wrong_bundle_i": ("cgen_scalar_label", "cdisc_scalar_label"),
     "wrong_bundle_f": ("d_loss_labels_swapped", "fresh_noise_for_generator"),
     "wrong_bundle_g": ("one_optimizer",),
     "wrong_bundle_h": ("generator_ascent",),
@@ -413,7 +422,7 @@ def test_correct_alternatives_and_a_wrong_bundle_through_the_grader(tmp_path):
 PARTS = [{"optimal_discriminator", "gan_value", "generator_loss_gradients"},
          {"build_generator_1d", "build_discriminator_1d"}, {"d_loss", "g_loss"}, {"train_step"},
          {"build_conditional_generator", "build_conditional_discriminator"}]
-DRIVERS = {"train_1d", "train_conditional"}  # training runs: not needed by any check
+DRIVERS = {"train_1d", "train_conditional", "score_conditional"}  # training runs and their scores: no check needs them
 
 
 def failed_checks_in_process(bodies: dict[str, str], *, every_part: bool = False) -> dict[str, str]:
