@@ -11,7 +11,7 @@ Score lines are ``course.metrics`` output (``Score.line`` / ``ConditionalScore.l
 and the 1-D GAN's line ``after 3000 steps: generated mean 10.012 (target 10.0), std 0.098 (target 0.1)``.
 Targets: image GANs >= 70% of the real IS, DCGANs >= 90%, conditional accuracy >= 80%, 1-D mean within 0.5
 of the target and spread below 1. `make test-slow` runs these; each takes as long as the notebook's interactive
-run (minutes for gan_basics and gan_1d_conditional, much longer for dcgan_cifar's 10,000 steps).
+run (minutes for most; dcgan_cifar's 300 steps of a large network take about half an hour).
 """
 from __future__ import annotations
 
