@@ -310,17 +310,7 @@ BUNDLES = {
 
 
 def with_bodies(bodies: dict[str, str]) -> nbformat.NotebookNode:
-    """The source notebook with the solution bodies of some cells replaced (header and docstring kept)."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    seen = set()
-    for cell in nb.cells:
-        gid = grade_id(cell)
-        if gid in bodies:
-            header = cell.source.split("### BEGIN SOLUTION")[0].rstrip() + "\n"
-            cell.source = header + "".join(f"    {line}\n" for line in bodies[gid].strip("\n").splitlines())
-            seen.add(gid)
-    assert seen == set(bodies), f"no solution cells {set(bodies) - seen} in {NOTEBOOK.name}"
-    return nb
+    return variants.with_bodies(NOTEBOOK, bodies)
 
 
 def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
@@ -331,10 +321,7 @@ _lost = variants.lost_checks
 
 
 def _bundle(members) -> nbformat.NotebookNode:
-    bodies = {}
-    for member in members:
-        bodies.update(WRONG[member][0])
-    return with_bodies(bodies)
+    return with_bodies(variants.bundle_bodies(WRONG, members))
 
 
 def test_correct_variants_and_wrong_bundles(tmp_path):

@@ -139,10 +139,7 @@ _lost = variants.lost_checks
 def test_correct_variants_and_wrong_bundles(tmp_path):
     submissions = {"correct_variants": with_bodies(CORRECT)}
     for bundle, members in BUNDLES.items():
-        bodies = {}
-        for member in members:
-            bodies.update(WRONG[member][0])
-        submissions[bundle] = with_bodies(bodies)
+        submissions[bundle] = with_bodies(variants.bundle_bodies(WRONG, members))
     records = _grade(tmp_path, submissions, feedback=True)
     assert _lost(records["correct_variants"]) == set(), records["correct_variants"]["checks"]
     for bundle, members in BUNDLES.items():

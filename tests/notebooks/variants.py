@@ -22,10 +22,21 @@ def with_bodies(notebook: Path, bodies: dict[str, str]) -> nbformat.NotebookNode
         gid = grade_id(cell)
         if gid in bodies:
             header = cell.source.split("### BEGIN SOLUTION")[0].rstrip() + "\n"
-            cell.source = header + "".join(f"    {line}\n" for line in bodies[gid].splitlines())
+            cell.source = header + "".join(f"    {line}\n" for line in bodies[gid].strip("\n").splitlines())
             seen.add(gid)
     assert seen == set(bodies), f"no solution cells {set(bodies) - seen} in {Path(notebook).name}"
     return nb
+
+
+def bundle_bodies(wrong: dict, members) -> dict[str, str]:
+    """The solution bodies of several wrong variants (``wrong[name] = (bodies, checks)``) graded as one
+    submission; no two members may rewrite the same function."""
+    bodies: dict[str, str] = {}
+    for member in members:
+        clash = set(bodies) & set(wrong[member][0])
+        assert not clash, f"{member} rewrites {clash} again"
+        bodies.update(wrong[member][0])
+    return bodies
 
 
 def grade_submissions(tmp_path: Path, assignment: str, notebook: Path,
