@@ -1,25 +1,69 @@
 """Recording results in nbgrader's gradebook (SQLite by default, PostgreSQL or any URL nbgrader supports).
 
 Only the grading parent writes, one record at a time. Two grading runs against the same database (two
-instructors, or a regrade while a batch runs) can still collide on a new row; such a write is retried.
+instructors, or a regrade while a batch runs) take turns through ``gradebook_lock``: nbgrader's
+registration (``SaveCells``) deletes and recreates a notebook it saw without submissions, and with it any
+submission another run stored in between. A write that still collides on a new row is retried.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import tempfile
 import time
 import warnings
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SAWarning
+from sqlalchemy.pool import NullPool
 from traitlets.config import Config
 
 from autograder.nbgrader_api import COURSE_ID, generate_assignment
 from autograder.paths import SOURCE_DIR
 
 ATTEMPTS = 5
+
+
+@contextmanager
+def gradebook_lock(db_url: str):
+    """Hold the gradebook for one registration or one student's write, across processes and threads.
+
+    PostgreSQL: a session-level advisory lock keyed on the course. SQLite: ``flock`` on the folder holding
+    the database file (SQLite's own locks are POSIX record locks, which ``flock`` leaves alone, and the
+    folder is there before nbgrader creates the file). Other databases: no lock; the retries remain.
+    nbgrader's own commands do not take this lock: do not run ``nbgrader generate_assignment`` on the same
+    gradebook while a grading run writes.
+    """
+    url = make_url(db_url)
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        key = zlib.crc32(f"gan-course gradebook {COURSE_ID}".encode())
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        finally:
+            engine.dispose()
+    elif backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = os.open(Path(url.database).resolve().parent, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(folder)  # closing releases the flock
+    else:
+        yield
 
 
 def _retry(action, what: str):
@@ -42,7 +86,7 @@ class Recorder:
 
         def register():
             # nbgrader's own generate_assignment registers the assignment, notebooks and grade cells.
-            with tempfile.TemporaryDirectory(prefix="gradebook-release-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="gradebook-release-") as tmp, gradebook_lock(db_url):
                 generate_assignment(assignment=assignment, release_dir=Path(tmp), db_url=db_url,
                                     source_dir=source_dir)
 
@@ -70,7 +114,8 @@ class Recorder:
             assign_late_penalties(self.db_url, self.assignment, result["student_id"], notebooks, late_config)
 
     def _write(self, result: dict, executed: dict, timestamp) -> None:
-        with warnings.catch_warnings(), Gradebook(self.db_url, course_id=COURSE_ID) as book:
+        with gradebook_lock(self.db_url), warnings.catch_warnings(), \
+                Gradebook(self.db_url, course_id=COURSE_ID) as book:
             # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless there
             warnings.simplefilter("ignore", category=SAWarning)
             book.update_or_create_student(result["student_id"])
@@ -118,7 +163,7 @@ def assign_late_penalties(db_url: str, assignment: str, student: str, notebooks:
         preprocessor = AssignLatePenalties(config=late_config or Config())
 
         def run():
-            with warnings.catch_warnings():
+            with gradebook_lock(db_url), warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=SAWarning)
                 preprocessor.preprocess(nbformat.v4.new_notebook(), resources)
 

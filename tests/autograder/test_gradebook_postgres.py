@@ -91,3 +91,18 @@ def test_two_grading_runs_at_once_then_a_regrade(postgres_url, tiny_course, tmp_
     assert totals() == first
     with Gradebook(postgres_url, course_id=COURSE_ID) as book:
         assert len(book.find_assignment(TINY).submissions) == 5
+
+
+def test_a_registration_does_not_delete_a_submission_stored_meanwhile(postgres_url, tiny_course, monkeypatch):
+    from test_gradebook import registration_racing_a_write
+
+    with Gradebook(postgres_url, course_id=COURSE_ID) as book:
+        for submission in list(book.find_assignment(TINY).submissions) if book.assignments else []:
+            book.remove_submission(TINY, submission.student.id)
+    assert registration_racing_a_write(postgres_url, tiny_course / "source", monkeypatch) == {"b0": 6.0}
+
+
+def test_the_postgres_lock_excludes_another_process(postgres_url):
+    from test_gradebook import lock_excludes_another_process
+
+    lock_excludes_another_process(postgres_url)
