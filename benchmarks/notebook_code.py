@@ -128,6 +128,22 @@ def run_until_call(namespace: dict, path, grade_id: str, callee: str, quiet=True
     return node
 
 
+def run_after_call(namespace: dict, path, grade_id: str, callee: str, quiet=True) -> None:
+    """Run the top-level statements of cell `grade_id` after the one that calls `callee` (what the notebook does
+    once its training driver returns, such as copying a weight average into the generator)."""
+    cells = cells_by_id(path)
+    if grade_id not in cells:
+        raise NotebookCodeError(f"{Path(path).name} has no code cell with grade_id {grade_id!r}")
+    filename = f"{Path(path).name}:{grade_id}"
+    body = ast.parse(cells[grade_id], filename).body
+    calling = [index for index, statement in enumerate(body) if _calls(statement, callee)]
+    if not calling:
+        raise NotebookCodeError(f"{Path(path).name}:{grade_id} no longer calls {callee}()")
+    rest = body[calling[-1] + 1:]
+    if rest:
+        _run(ast.Module(body=rest, type_ignores=[]), filename, namespace, quiet)
+
+
 def call_arguments(namespace: dict, call: ast.Call, function=None) -> dict:
     """The arguments of `call` evaluated in `namespace`, by parameter name when `function` is given (defaults
     filled in), else {"args": [...], **keywords}. ``"__self__"`` holds the object of a method call."""

@@ -37,7 +37,8 @@ from typing import Callable
 import numpy as np
 
 from benchmarks import gans
-from benchmarks.notebook_code import NOTEBOOKS, NotebookCodeError, call_arguments, load_namespace, run_until_call
+from benchmarks.notebook_code import (NOTEBOOKS, NotebookCodeError, call_arguments, load_namespace, run_after_call,
+                                      run_until_call)
 
 #: row name -> (assignment, title, kind). kind: "image", "conditional" or "1d".
 ROWS = {
@@ -86,6 +87,7 @@ class Row:
     flop_multipliers: tuple
     chunk: int = 1  # steps per train() call in the budget loop
     traces: Callable[[], int | None] = lambda: None
+    finish: Callable[[], None] = lambda: None  # what the notebook's cell does after training, before sampling
     extra: dict = field(default_factory=dict)
 
     @property
@@ -126,15 +128,26 @@ def _data_note(namespace) -> str:
 # gan_basics
 
 def _gan_basics(name: str, seed: int) -> Row:
-    # The training length of the notebook's interactive run: the max_steps of its run_a_gan call (the cell
-    # computes it from the data's size with training_length). Running the cell up to that call also builds
-    # the notebook's own D, G and solvers, which the row does not use: its models come from gans.build_gan,
-    # the same notebook functions and seed, with the compiled step fed by tf.data.
-    namespace = load_namespace(gans.GAN_BASICS, extra_ids=("load_data", "training_length"))
+    # The notebook's training cell runs up to its run_a_gan call, which builds the models and solvers (with the
+    # generator's weight average, course.training) and fixes the training length (max_steps, from the data's
+    # size with training_length). The row compiles make_train_step (solution) on exactly those and feeds it by
+    # tf.data; `finish` runs the rest of the cell (use_weight_average) before the samples are drawn.
+    import tensorflow as tf
+
+    path = gans.GAN_BASICS
+    namespace = load_namespace(path, extra_ids=("load_data", "training_length"))
     cell = {"vanilla": "train_vanilla_gan", "lsgan": "train_lsgan", "dcgan": "train_dcgan"}[name]
-    call = run_until_call(namespace, gans.GAN_BASICS, cell, "run_a_gan")
+    call = run_until_call(namespace, path, cell, "run_a_gan")
     arguments = call_arguments(namespace, call, namespace["run_a_gan"])
-    gan = gans.build_gan(name, seed=seed)
+    images = namespace["train_images"] if arguments["images"] is None else arguments["images"]
+    noise_dim, sample_noise = int(arguments["noise_dim"]), namespace["sample_noise"]
+    compiled = namespace["make_train_step"](arguments["D"], arguments["G"], arguments["D_solver"],
+                                            arguments["G_solver"], arguments["discriminator_loss"],
+                                            arguments["generator_loss"], noise_dim)
+    gan = gans.Gan(name=name, dataset="mnist", D=arguments["D"], G=arguments["G"],
+                   batch_size=int(arguments["batch_size"]), noise_dim=noise_dim, compiled_step=compiled,
+                   images=np.asarray(images, dtype=np.float32).reshape(len(images), 784), labels=np.zeros(0),
+                   sample_noise=lambda n: tf.cast(sample_noise(n, noise_dim), tf.float32))
     batches = iter(gan.pipeline(seed=seed))
 
     def train(n):
@@ -147,7 +160,8 @@ def _gan_basics(name: str, seed: int) -> Row:
                data_note=_data_note(namespace), batch_size=gan.batch_size, train_size=len(gan.images),
                notebook_steps=int(arguments["max_steps"]), train=train, sample=sample, G=gan.G, D=gan.D,
                flop_multipliers=TWO_PHASE, traces=gan.compiled_step.experimental_get_tracing_count,
-               extra={"gan": gan})
+               finish=lambda: run_after_call(namespace, path, cell, "run_a_gan"),
+               extra={"gan": gan, "G_solver": arguments["G_solver"]})
 
 
 # ---------------------------------------------------------------------------------------------------------

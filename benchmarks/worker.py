@@ -150,6 +150,7 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
               "traces": row.traces(), "targets": {},
               "final_d_loss": float(np.mean(history["discriminator"][-50:])),
               "final_g_loss": float(np.mean(history["generator"][-50:]))}
+    row.finish()
     generated = row.sample(samples, seed=1)
     if row.kind == "1d":
         mean, std = float(np.mean(generated)), float(np.std(generated))

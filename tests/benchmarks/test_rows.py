@@ -136,3 +136,18 @@ def test_quality_reports_the_targets_of_a_conditional_row(tmp_path):
     assert "conditional accuracy" in result["score_line"]
     assert (tmp_path / "samples_fashion_cgan.png").exists() and (tmp_path / "losses_fashion_cgan.png").exists()
     json.dumps(result)  # crosses the process boundary as JSON
+
+
+def test_gan_basics_rows_train_the_cells_models_and_sample_from_the_weight_average():
+    """The row trains the D, G and solvers the notebook's cell built (G's solver keeps the average), and its
+    finish runs the rest of the cell, which copies the average into G before the samples are drawn."""
+    row = rows.build_row("dcgan")
+    solver = row.extra["G_solver"]
+    assert row.notebook_steps == 1000 and solver.use_ema
+    row.train(3)
+    assert int(solver.iterations) == 3  # the row's steps went through the cell's own solver
+    live = [np.array(w) for w in row.G.trainable_weights]
+    row.finish()
+    after = [np.array(w) for w in row.G.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(live, after)), "finish did not copy the average into G"
+    assert row.sample(8, seed=0).shape == (8, 28, 28, 1)
