@@ -19,8 +19,8 @@ def with_weight_average(optimizer, momentum: float = 0.99):
 
     Returns:
     A new optimizer that updates the weights exactly as `optimizer` would. If `optimizer` cannot be rebuilt
-    from its config (not a Keras optimizer), it is returned unchanged and a note says training goes on
-    without the average.
+    from its config (not a Keras optimizer, or a subclass whose constructor takes other arguments), it is
+    returned unchanged and a note says training goes on without the average.
     """
     import keras
 
@@ -34,7 +34,12 @@ def with_weight_average(optimizer, momentum: float = 0.99):
                          "call it right after get_solvers()")
     config = {**optimizer.get_config(), "use_ema": True, "ema_momentum": float(momentum),
               "ema_overwrite_frequency": None}  # None: the average never replaces the weights during training
-    return type(optimizer).from_config(config)
+    try:
+        return type(optimizer).from_config(config)
+    except (TypeError, ValueError) as error:  # a subclass whose constructor takes other arguments
+        print(f"Note: cannot rebuild {type(optimizer).__name__} with a weight average ({error}): "
+              "training without it.")
+        return optimizer
 
 
 def use_weight_average(optimizer, model) -> bool:

@@ -84,3 +84,22 @@ def test_something_else_is_returned_unchanged_with_a_note(capsys):
     assert with_weight_average(thing) is thing
     assert "without a weight average" in capsys.readouterr().out
     assert not use_weight_average(thing, _model())
+
+
+class FixedAdam(keras.optimizers.Adam):
+    """A student's subclass whose constructor takes no EMA settings."""
+
+    def __init__(self, learning_rate=1e-3):
+        super().__init__(learning_rate=learning_rate, beta_1=0.5)
+
+    def get_config(self):
+        return {"learning_rate": float(self.learning_rate)}
+
+
+def test_a_subclass_that_cannot_take_the_average_trains_on_without_it(capsys):
+    optimizer = FixedAdam(1e-2)
+    assert with_weight_average(optimizer) is optimizer
+    assert "training without it" in capsys.readouterr().out
+    model = _model()
+    _train(model, optimizer, 2)
+    assert not use_weight_average(optimizer, model)
