@@ -128,9 +128,11 @@ def run_until_call(namespace: dict, path, grade_id: str, callee: str, quiet=True
     return node
 
 
-def run_after_call(namespace: dict, path, grade_id: str, callee: str, quiet=True) -> None:
+def run_after_call(namespace: dict, path, grade_id: str, callee: str, only: tuple[str, ...] = (),
+                   quiet=True) -> None:
     """Run the top-level statements of cell `grade_id` after the one that calls `callee` (what the notebook does
-    once its training driver returns, such as copying a weight average into the generator)."""
+    once its training driver returns, such as copying a weight average into the generator); with `only`, just
+    those of them that call one of these names (not the plots of a history the caller never made)."""
     cells = cells_by_id(path)
     if grade_id not in cells:
         raise NotebookCodeError(f"{Path(path).name} has no code cell with grade_id {grade_id!r}")
@@ -139,7 +141,8 @@ def run_after_call(namespace: dict, path, grade_id: str, callee: str, quiet=True
     calling = [index for index, statement in enumerate(body) if _calls(statement, callee)]
     if not calling:
         raise NotebookCodeError(f"{Path(path).name}:{grade_id} no longer calls {callee}()")
-    rest = body[calling[-1] + 1:]
+    rest = [statement for statement in body[calling[-1] + 1:]
+            if not only or any(_calls(statement, name) for name in only)]
     if rest:
         _run(ast.Module(body=rest, type_ignores=[]), filename, namespace, quiet)
 

@@ -160,7 +160,7 @@ def _gan_basics(name: str, seed: int) -> Row:
                data_note=_data_note(namespace), batch_size=gan.batch_size, train_size=len(gan.images),
                notebook_steps=int(arguments["max_steps"]), train=train, sample=sample, G=gan.G, D=gan.D,
                flop_multipliers=TWO_PHASE, traces=gan.compiled_step.experimental_get_tracing_count,
-               finish=lambda: run_after_call(namespace, path, cell, "run_a_gan"),
+               finish=lambda: run_after_call(namespace, path, cell, "run_a_gan", only=("use_weight_average",)),
                extra={"gan": gan, "G_solver": arguments["G_solver"]})
 
 
@@ -262,7 +262,9 @@ def _keras_sequential_gan(name: str, seed: int) -> Row:
     return Row(name=name, assignment="keras_sequential_gan", title=ROWS[name][1], kind="image",
                dataset=dataset_name, data_note=f"{data_name}; " + _data_note(namespace), batch_size=batch_size,
                train_size=per_epoch * batch_size, notebook_steps=int(arguments["n_epochs"]) * per_epoch,
-               train=train, sample=sample, G=generator, D=discriminator, flop_multipliers=TWO_PHASE)
+               train=train, sample=sample, G=generator, D=discriminator, flop_multipliers=TWO_PHASE,
+               finish=lambda: run_after_call(namespace, path, cell, "train_gan", only=("use_weight_average",)),
+               extra={"gan": gan})
 
 
 # ---------------------------------------------------------------------------------------------------------

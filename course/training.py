@@ -42,6 +42,25 @@ def with_weight_average(optimizer, momentum: float = 0.99):
         return optimizer
 
 
+def keep_weight_average(optimizer, momentum: float = 0.999) -> bool:
+    """Switch the average on in place, for an optimizer a compiled model already holds (``gan.optimizer``
+    after ``compile_gan``), before its first step. Training itself is unchanged.
+
+    Returns True when the optimizer now keeps the average; False (with a note) when it cannot: not a Keras
+    optimizer, or one that has already built its state (its first step ran, or it was built by hand).
+    """
+    import keras
+
+    if not 0.0 < momentum < 1.0:
+        raise ValueError(f"momentum must be between 0 and 1, got {momentum}")
+    if not isinstance(optimizer, keras.optimizers.Optimizer) or optimizer.built:
+        print(f"Note: {type(optimizer).__name__} cannot keep a weight average from here on: training without it.")
+        return False
+    # Keras reads these when it builds the optimizer's state (at the first step) and at every update.
+    optimizer.use_ema, optimizer.ema_momentum, optimizer.ema_overwrite_frequency = True, float(momentum), None
+    return True
+
+
 def use_weight_average(optimizer, model) -> bool:
     """Copy the optimizer's average of `model`'s trainable weights into the model (once, after training).
 

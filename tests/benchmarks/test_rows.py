@@ -138,12 +138,13 @@ def test_quality_reports_the_targets_of_a_conditional_row(tmp_path):
     json.dumps(result)  # crosses the process boundary as JSON
 
 
-def test_gan_basics_rows_train_the_cells_models_and_sample_from_the_weight_average():
-    """The row trains the D, G and solvers the notebook's cell built (G's solver keeps the average), and its
-    finish runs the rest of the cell, which copies the average into G before the samples are drawn."""
-    row = rows.build_row("dcgan")
-    solver = row.extra["G_solver"]
-    assert row.notebook_steps == 1000 and solver.use_ema
+@pytest.mark.parametrize("name", ["dcgan", "seq_gan"])
+def test_rows_train_the_cells_solvers_and_sample_from_the_weight_average(name):
+    """The row trains with the optimizer the notebook's cell set up (it keeps the generator's weight average),
+    and its finish runs the cell's use_weight_average, which copies the average into G before sampling."""
+    row = rows.build_row(name)
+    solver = row.extra["G_solver"] if name == "dcgan" else row.extra["gan"].optimizer
+    assert solver.use_ema
     row.train(3)
     assert int(solver.iterations) == 3  # the row's steps went through the cell's own solver
     live = [np.array(w) for w in row.G.trainable_weights]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course.training import use_weight_average, with_weight_average
+from course.training import keep_weight_average, use_weight_average, with_weight_average
 
 
 def _model():
@@ -103,3 +103,33 @@ def test_a_subclass_that_cannot_take_the_average_trains_on_without_it(capsys):
     model = _model()
     _train(model, optimizer, 2)
     assert not use_weight_average(optimizer, model)
+
+
+def test_keep_weight_average_switches_a_compiled_models_optimizer_on_in_place():
+    """Like keras_sequential_gan: the GAN is compiled (optimizer chosen by the student), then trained with
+    train_on_batch; the average is switched on in between and covers what the optimizer updates."""
+    averaged, plain = _model(), _model()
+    averaged.compile(loss="mse", optimizer=keras.optimizers.RMSprop(1e-2))
+    plain.compile(loss="mse", optimizer=keras.optimizers.RMSprop(1e-2))
+    assert keep_weight_average(averaged.optimizer, momentum=0.9)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+        averaged.train_on_batch(x, y)
+        plain.train_on_batch(x, y)
+    for a, b in zip(averaged.trainable_variables, plain.trainable_variables):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6)  # same training
+    last = [np.array(v) for v in averaged.trainable_variables]
+    assert use_weight_average(averaged.optimizer, averaged)
+    assert any(not np.allclose(a, np.array(v)) for a, v in zip(last, averaged.trainable_variables))
+
+
+def test_keep_weight_average_refuses_an_optimizer_that_has_stepped(capsys):
+    model = _model()
+    model.compile(loss="mse", optimizer="adam")
+    model.train_on_batch(np.zeros((2, 3)), np.zeros((2, 2)))
+    assert not keep_weight_average(model.optimizer)
+    assert "training without it" in capsys.readouterr().out
+    assert not keep_weight_average("adam")
+    with pytest.raises(ValueError, match="momentum"):
+        keep_weight_average(keras.optimizers.Adam(), momentum=0.0)
