@@ -264,7 +264,7 @@ def _keras_sequential_gan(name: str, seed: int) -> Row:
                train_size=per_epoch * batch_size, notebook_steps=int(arguments["n_epochs"]) * per_epoch,
                train=train, sample=sample, G=generator, D=discriminator, flop_multipliers=TWO_PHASE,
                finish=lambda: run_after_call(namespace, path, cell, "train_gan", only=("use_weight_average",)),
-               extra={"gan": gan})
+               extra={"sequential_gan": gan})
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -93,3 +93,14 @@ def test_quick_bench_writes_table_and_plots(tmp_path, monkeypatch):
     assert "is_fraction" in result["targets"] and result["eager_images_per_s"] > 0
     for name in ("throughput.png", "quality.png", "samples_vanilla.png", "losses_vanilla.png", "results.json"):
         assert (tmp_path / name).exists(), name
+
+
+def test_a_worker_measures_and_scores_a_row_whose_extra_is_not_gan_basics(tmp_path):
+    """Throughput and quality of a keras_sequential_gan row (its extra holds its own objects, which the
+    gan_basics-only notebook-loop measurement must leave alone), then the cell's use_weight_average."""
+    out = tmp_path / "seq_gan.json"
+    worker.main(["--gan", "seq_gan", "--budget-seconds", "300", "--throughput-seconds", "0.2", "--samples", "100",
+                 "--clock", "wall", "--max-steps", "2", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["steps"] == 2 and result["compiled_images_per_s"] > 0 and result["notebook_loop_images_per_s"] is None
+    assert 1.0 <= result["score"]["inception_score"] <= 10.0

@@ -143,7 +143,7 @@ def test_rows_train_the_cells_solvers_and_sample_from_the_weight_average(name):
     """The row trains with the optimizer the notebook's cell set up (it keeps the generator's weight average),
     and its finish runs the cell's use_weight_average, which copies the average into G before sampling."""
     row = rows.build_row(name)
-    solver = row.extra["G_solver"] if name == "dcgan" else row.extra["gan"].optimizer
+    solver = row.extra["G_solver"] if name == "dcgan" else row.extra["sequential_gan"].optimizer
     assert solver.use_ema
     row.train(3)
     assert int(solver.iterations) == 3  # the row's steps went through the cell's own solver
