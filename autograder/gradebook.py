@@ -2,8 +2,9 @@
 
 Only the grading parent writes, one record at a time. Two grading runs against the same database (two
 instructors, or a regrade while a batch runs) take turns through ``gradebook_lock``: nbgrader's
-registration (``SaveCells``) deletes and recreates a notebook it saw without submissions, and with it any
-submission another run stored in between. A write that still collides on a new row is retried.
+registration (``SaveCells``) deletes and re-adds a notebook it saw without submissions, then adds its grade
+cells, each step its own commit, so a submission another run stored in between would get no grade rows (and
+its scores nowhere). A write that still collides on a new row is retried.
 """
 from __future__ import annotations
 
