@@ -79,8 +79,6 @@ class Gan:
 
 def _mnist_gan(name: str, namespace: dict, images: np.ndarray, labels: np.ndarray, batch_size=None,
                learning_rate=None) -> Gan:
-    import tensorflow as tf
-
     ns = namespace
     noise_dim, batch_size = int(ns["NOISE_DIM"]), int(batch_size or ns["BATCH_SIZE"])
     if name == "dcgan":
@@ -92,12 +90,20 @@ def _mnist_gan(name: str, namespace: dict, images: np.ndarray, labels: np.ndarra
     else:
         d_loss, g_loss = ns["discriminator_loss"], ns["generator_loss"]
     d_opt, g_opt = ns["get_solvers"]() if learning_rate is None else ns["get_solvers"](learning_rate=learning_rate)
-    compiled = ns["make_train_step"](D, G, d_opt, g_opt, d_loss, g_loss, noise_dim)
-    sample_noise = ns["sample_noise"]
+    return compiled_gan(name, ns, D, G, d_opt, g_opt, d_loss, g_loss, images, labels, batch_size, noise_dim)
 
+
+def compiled_gan(name: str, namespace: dict, D, G, d_opt, g_opt, d_loss, g_loss, images, labels, batch_size: int,
+                 noise_dim: int) -> Gan:
+    """A Gan around the notebook's compiled ``make_train_step`` on these models, solvers and losses; images
+    flattened to (N, 784) float32, noise from the notebook's ``sample_noise`` as float32."""
+    import tensorflow as tf
+
+    compiled = namespace["make_train_step"](D, G, d_opt, g_opt, d_loss, g_loss, noise_dim)
+    sample_noise = namespace["sample_noise"]
     return Gan(name=name, dataset="mnist", D=D, G=G, batch_size=batch_size, noise_dim=noise_dim,
                compiled_step=compiled,
-               images=images.reshape(len(images), 784).astype(np.float32), labels=labels,
+               images=np.asarray(images, dtype=np.float32).reshape(len(images), 784), labels=labels,
                sample_noise=lambda n: tf.cast(sample_noise(n, noise_dim), tf.float32))
 
 

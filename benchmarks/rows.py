@@ -132,22 +132,16 @@ def _gan_basics(name: str, seed: int) -> Row:
     # generator's weight average, course.training) and fixes the training length (max_steps, from the data's
     # size with training_length). The row compiles make_train_step (solution) on exactly those and feeds it by
     # tf.data; `finish` runs the rest of the cell (use_weight_average) before the samples are drawn.
-    import tensorflow as tf
-
     path = gans.GAN_BASICS
     namespace = load_namespace(path, extra_ids=("load_data", "training_length"))
     cell = {"vanilla": "train_vanilla_gan", "lsgan": "train_lsgan", "dcgan": "train_dcgan"}[name]
     call = run_until_call(namespace, path, cell, "run_a_gan")
     arguments = call_arguments(namespace, call, namespace["run_a_gan"])
     images = namespace["train_images"] if arguments["images"] is None else arguments["images"]
-    noise_dim, sample_noise = int(arguments["noise_dim"]), namespace["sample_noise"]
-    compiled = namespace["make_train_step"](arguments["D"], arguments["G"], arguments["D_solver"],
-                                            arguments["G_solver"], arguments["discriminator_loss"],
-                                            arguments["generator_loss"], noise_dim)
-    gan = gans.Gan(name=name, dataset="mnist", D=arguments["D"], G=arguments["G"],
-                   batch_size=int(arguments["batch_size"]), noise_dim=noise_dim, compiled_step=compiled,
-                   images=np.asarray(images, dtype=np.float32).reshape(len(images), 784), labels=np.zeros(0),
-                   sample_noise=lambda n: tf.cast(sample_noise(n, noise_dim), tf.float32))
+    gan = gans.compiled_gan(name, namespace, arguments["D"], arguments["G"], arguments["D_solver"],
+                            arguments["G_solver"], arguments["discriminator_loss"], arguments["generator_loss"],
+                            images, labels=np.zeros(0), batch_size=int(arguments["batch_size"]),
+                            noise_dim=int(arguments["noise_dim"]))
     batches = iter(gan.pipeline(seed=seed))
 
     def train(n):

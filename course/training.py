@@ -10,6 +10,11 @@ weights during training, and copy the average in afterwards.
 from __future__ import annotations
 
 
+def _check_momentum(momentum: float) -> None:
+    if not 0.0 < momentum < 1.0:
+        raise ValueError(f"momentum must be between 0 and 1, got {momentum}")
+
+
 def with_weight_average(optimizer, momentum: float = 0.99):
     """The same optimizer (class and settings), also keeping an exponential moving average of the weights.
 
@@ -24,8 +29,7 @@ def with_weight_average(optimizer, momentum: float = 0.99):
     """
     import keras
 
-    if not 0.0 < momentum < 1.0:
-        raise ValueError(f"momentum must be between 0 and 1, got {momentum}")
+    _check_momentum(momentum)
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         print(f"Note: {type(optimizer).__name__} is not a Keras optimizer: training without a weight average.")
         return optimizer
@@ -51,8 +55,7 @@ def keep_weight_average(optimizer, momentum: float = 0.999) -> bool:
     """
     import keras
 
-    if not 0.0 < momentum < 1.0:
-        raise ValueError(f"momentum must be between 0 and 1, got {momentum}")
+    _check_momentum(momentum)
     if not isinstance(optimizer, keras.optimizers.Optimizer) or optimizer.built:
         print(f"Note: {type(optimizer).__name__} cannot keep a weight average from here on: training without it.")
         return False

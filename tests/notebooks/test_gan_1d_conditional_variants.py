@@ -392,10 +392,6 @@ def with_bodies(bodies: dict[str, str]) -> nbformat.NotebookNode:
     return variants.with_bodies(NOTEBOOK, bodies)
 
 
-def bundle_bodies(members) -> dict[str, str]:
-    return variants.bundle_bodies(WRONG, members)
-
-
 def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bool = False) -> dict[str, dict]:
     return variants.grade_submissions(tmp_path, ASSIGNMENT, NOTEBOOK, submissions, feedback)
 
@@ -405,7 +401,8 @@ _lost = variants.lost_checks
 
 def test_correct_alternatives_and_a_wrong_bundle_through_the_grader(tmp_path):
     records = _grade(tmp_path, {"correct_a": with_bodies(CORRECT_A),
-                                "wrong_bundle_a": with_bodies(bundle_bodies(BUNDLES["wrong_bundle_a"]))},
+                                "wrong_bundle_a": with_bodies(
+                                    variants.bundle_bodies(WRONG, BUNDLES["wrong_bundle_a"]))},
                      feedback=True)
     assert _lost(records["correct_a"]) == set(), [c for c in records["correct_a"]["checks"] if not c["passed"]]
     assert _lost(records["wrong_bundle_a"]) == set().union(*(WRONG[m][1] for m in BUNDLES["wrong_bundle_a"]))
@@ -466,7 +463,8 @@ def test_every_variant_in_process(monkeypatch):
 @pytest.mark.slow
 def test_all_bundles_through_the_grader(tmp_path):
     submissions = {"correct_b": with_bodies(CORRECT_B)}
-    submissions.update({bundle: with_bodies(bundle_bodies(members)) for bundle, members in BUNDLES.items()})
+    submissions.update({bundle: with_bodies(variants.bundle_bodies(WRONG, members))
+                        for bundle, members in BUNDLES.items()})
     records = _grade(tmp_path, submissions)
     assert _lost(records["correct_b"]) == set(), [c for c in records["correct_b"]["checks"] if not c["passed"]]
     for bundle, members in BUNDLES.items():
@@ -486,4 +484,4 @@ def test_bundles_cover_every_wrong_variant_once():
     for bundle in BUNDLES.values():
         checks = [c for m in bundle for c in WRONG[m][1]]
         assert len(checks) == len(set(checks)), "bundled variants must not share a check"
-        bundle_bodies(bundle)  # and no two rewrite the same function
+        variants.bundle_bodies(WRONG, bundle)  # and no two rewrite the same function

@@ -320,14 +320,10 @@ def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bo
 _lost = variants.lost_checks
 
 
-def _bundle_bodies(members) -> dict[str, str]:
-    return variants.bundle_bodies(WRONG, members)
-
-
 def test_correct_variants_and_wrong_bundles(tmp_path):
     submissions = {"correct_variants": with_bodies(CORRECT)}
     for bundle, members in BUNDLES.items():
-        submissions[bundle] = with_bodies(_bundle_bodies(members))
+        submissions[bundle] = with_bodies(variants.bundle_bodies(WRONG, members))
     records = _grade(tmp_path, submissions, feedback=True)
     problems = []
     if _lost(records["correct_variants"]):
@@ -355,7 +351,7 @@ def test_bundles_do_not_overlap_and_cover_every_lost_check():
     for bundle in BUNDLES.values():
         checks = [c for m in bundle for c in WRONG[m][1]]
         assert len(checks) == len(set(checks)), "bundled variants must not share a check"
-        _bundle_bodies(bundle)
+        variants.bundle_bodies(WRONG, bundle)
     hidden = {gid for _, lost in WRONG.values() for gid in lost if gid.endswith("_hidden")}
     assert hidden <= set().union(*(WRONG[m][1] for m in members))
 
