@@ -83,7 +83,7 @@ def run_worker(gan: str, args, out_dir: Path) -> dict:
     command = [sys.executable, "-m", "benchmarks.worker", "--gan", gan,
                "--budget-seconds", str(args.budget_seconds), "--throughput-seconds", str(args.throughput_seconds),
                "--samples", str(args.samples), "--clock", args.clock, "--cores", str(args.cores),
-               "--png-dir", str(out_dir), "--out", str(out)]
+               "--curve-points", str(args.curve_points), "--png-dir", str(out_dir), "--out", str(out)]
     if args.max_steps is not None:
         command += ["--max-steps", str(args.max_steps)]
     start = time.perf_counter()
@@ -106,6 +106,14 @@ def _sustained(r) -> str:
     return "-" if not after else f"{100 * r['compiled_flop_per_s'] / after:.0f}%"
 
 
+def _step_ms(r, ceiling: float) -> str:
+    """Milliseconds a compiled step takes, and what its FLOPs alone would take at the GEMM ceiling: where the
+    first is many times the second, a fixed cost per step (Python, Keras' train_on_batch, op dispatch) and not
+    arithmetic is what the step spends its time on."""
+    step = r["batch_size"] / r["compiled_images_per_s"]
+    return f"{1e3 * step:.2f} ({1e3 * r['flops_per_step'] / ceiling:.3f})"
+
+
 def _mark(ok) -> str:
     return "" if ok is None else (" (met)" if ok else " (MISSED)")
 
@@ -123,6 +131,21 @@ def _targets(r) -> str:
     return ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in marks.items())
 
 
+#: Change of IS / real over the curve's last stretch that counts as still rising (or falling).
+TREND_POINTS = 0.02
+
+
+def curve_trend(curve: list[dict]) -> str:
+    """Rising, flat or falling over the last stretch of a quality curve (IS / real of its last two points)."""
+    before, last = curve[-2], curve[-1]
+    change = last["is_fraction"] - before["is_fraction"]
+    word = "rising" if change >= TREND_POINTS else ("falling" if change <= -TREND_POINTS else "flat")
+    best = max(curve, key=lambda point: point["is_fraction"])
+    peak = (f"; best {100 * best['is_fraction']:.0f}% at {best['steps']} steps"
+            if best is not last and best["is_fraction"] > last["is_fraction"] else "")
+    return f"{word} ({100 * change:+.0f} points from {before['steps']} to {last['steps']} steps{peak})"
+
+
 def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, dict]:
     """Markdown report and the headline numbers."""
     ceiling = max(row["flop_per_s"] for row in gemm)
@@ -138,12 +161,12 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
              + f". The fraction below divides by the best of these ({ceiling / 1e9:.1f} GFLOP/s).", "",
              "| row | assignment | batch | GFLOP / step | compiled img/s | notebook-loop img/s | eager img/s | "
              "eager ratio | compiled GFLOP/s | fraction of GEMM ceiling (target 50%) | fraction of sustained GEMM | "
-             "traces | peak RSS (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "step ms (at the ceiling) | traces | peak RSS (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     headline = {"gemm_ceiling_gflops": ceiling / 1e9, "gemm_128x1024x1024_gflops": gemm_dense / 1e9}
     for r in results:
         if "compiled_images_per_s" not in r:
-            lines.append(f"| {_title(r)} | skipped: {r.get('error', 'no throughput run')} |" + " |" * 11)
+            lines.append(f"| {_title(r)} | skipped: {r.get('error', 'no throughput run')} |" + " |" * 12)
             continue
         fraction = r["compiled_flop_per_s"] / ceiling
         r["flop_fraction"] = fraction
@@ -154,7 +177,8 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
                      f"{r['compiled_images_per_s']:.0f} | {_fmt(r.get('notebook_loop_images_per_s'), '.0f')} | "
                      f"{r['eager_images_per_s']:.0f} | "
                      f"{r['speedup']:.1f}x{_mark(speed_ok)} | {r['compiled_flop_per_s'] / 1e9:.1f} | "
-                     f"{100 * fraction:.0f}%{_mark(frac_ok)} | {_sustained(r)} | {r.get('throughput_traces') or '-'} | "
+                     f"{100 * fraction:.0f}%{_mark(frac_ok)} | {_sustained(r)} | {_step_ms(r, ceiling)} | "
+                     f"{r.get('throughput_traces') or '-'} | "
                      f"{r['peak_rss_mb']:.0f} |")
         headline[f"{r['gan']}_speedup"] = r["speedup"]
         headline[f"{r['gan']}_flop_fraction"] = fraction
@@ -170,8 +194,10 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
               "model_flops: matmuls and convolutions of the layer shapes, backward = 2x forward): "
               + "; ".join(how) + ". The ceiling is the best short GEMM burst at the start of the run; 'sustained' "
               "divides by the GEMM timed for as many seconds right after the step in the same process (fairer on "
-              "a shared machine). Targets: every compiled step >= 50% of the GEMM ceiling; eager ratio >= 4x for "
-              "the vanilla GAN (issue 7).",
+              "a shared machine). 'step ms' = the compiled step's time beside the time its FLOPs alone would take at "
+              "the ceiling: a step many times slower than its arithmetic is spent on fixed costs per step "
+              "(Python, a Keras train_on_batch call, op dispatch), which no faster kernel removes. Targets: every "
+              "compiled step >= 50% of the GEMM ceiling; eager ratio >= 4x for the vanilla GAN (issue 7).",
               "", "## Quality after the notebook's training length (or the budget)", "",
               "| row | data | steps done / notebook's | epochs | train time wall / CPU (s) | FID (real floor) | "
               "KID (real floor) | IS (real) | IS / real (target) | conditional accuracy (real) | "
@@ -205,6 +231,19 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
             headline[f"{r['gan']}_conditional_accuracy"] = r["conditional_accuracy"]
         if one:
             headline[f"{r['gan']}_mean"], headline[f"{r['gan']}_std"] = one["mean"], one["std"]
+    lines += ["", "## Quality curve: the scores during training", "",
+              "The same scores at evenly spaced steps of the row's run (of the weights the notebook would sample "
+              "there, its weight average included). The trend is the change of IS / real over the last stretch: "
+              "a missed target still rising would be met by more steps, a flat or falling one would not.", "",
+              "| row | IS / real at steps (FID) | trend over the last stretch | target |",
+              "|---|---|---|---|"]
+    for r in results:
+        if len(r.get("curve") or []) < 2:
+            continue
+        points = ", ".join(f"{p['steps']}: {100 * p['is_fraction']:.0f}% ({p['fid']:.1f})" for p in r["curve"])
+        target = (r.get("targets") or {}).get("is_fraction")
+        lines.append(f"| {_title(r)} | {points} | {curve_trend(r['curve'])} | "
+                     f"{'-' if target is None else ('met' if target else 'MISSED')} |")
     notes = [f"- {_title(r)}: {r['data_note']}" for r in results if r.get("data_note")]
     lines += ["", "Training: fresh seeded models, the notebook's own length (steps of its interactive run), stopped "
               "earlier when the CPU budget runs out ('(budget)'). Scores: `course.metrics.score_samples` on "
@@ -216,8 +255,8 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
               "padding cropped); the course has no CIFAR-10 classifier. Targets: image GANs >= 70% of the real "
               "IS, DCGANs >= 90%, conditional accuracy >= 80%, 1-D mean within 0.5 and spread below 1.", "",
               "Data each row trained on (as the notebook printed it):", "", *notes, "",
-              "Plots: `throughput.png` (images/s), `quality.png` (IS vs real), `samples_<row>.png`, "
-              "`losses_<row>.png`."]
+              "Plots: `throughput.png` (images/s), `quality.png` (IS vs real), `quality_curve.png` (IS / real "
+              "during training), `samples_<row>.png`, `losses_<row>.png`."]
     return "\n".join(lines) + "\n", headline
 
 
@@ -257,6 +296,24 @@ def plots(results: list[dict], out_dir: Path) -> None:
         plt.close(fig)
 
 
+    curved = [r for r in results if len(r.get("curve") or []) >= 2]
+    if curved:
+        fig, ax = plt.subplots(figsize=(9, 3.5))
+        for r in curved:
+            ax.plot([p["steps"] for p in r["curve"]], [100 * p["is_fraction"] for p in r["curve"]], marker="o",
+                    label=r["gan"])
+        ax.axhline(70, color="grey", linestyle=":", label="target 70% (DCGANs 90%)")
+        ax.axhline(90, color="grey", linestyle=":")
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("IS / real IS (%)")
+        ax.legend(fontsize=7, ncol=2)
+        ax.set_title("Sample quality during training")
+        fig.tight_layout()
+        fig.savefig(out_dir / "quality_curve.png", dpi=80)
+        plt.close(fig)
+
+
 def render(out_dir: Path) -> str:
     """Rewrite results.md and the plots from an earlier run's results.json (no measurement)."""
     stored = json.loads((out_dir / "results.json").read_text())
@@ -282,6 +339,8 @@ def main(argv=None) -> dict:
                         help="cpu: the budget is budget x cores seconds of the process's CPU time (robust on a "
                              "shared machine); wall: budget seconds of wall time")
     parser.add_argument("--cores", type=int, default=2, help="cores the CPU budget assumes (default 2)")
+    parser.add_argument("--curve-points", type=int, default=4,
+                        help="points of each row's quality curve, its end included (default 4; 1: the end only)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: a few steps per row, small samples")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     parser.add_argument("--render", action="store_true", help="only rewrite results.md / plots from results.json")
@@ -318,7 +377,8 @@ def main(argv=None) -> dict:
     meta = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "tf": tf.__version__,
             "load_before": load_before, "load_after": os.getloadavg()[0], "seconds": time.perf_counter() - start,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "settings": {"budget_seconds": args.budget_seconds, "max_steps": args.max_steps, "clock": args.clock, "cores": args.cores,
+            "settings": {"budget_seconds": args.budget_seconds, "max_steps": args.max_steps, "clock": args.clock,
+                         "cores": args.cores, "curve_points": args.curve_points,
                          "throughput_seconds": args.throughput_seconds, "samples": args.samples, "quick": quick}}
     try:
         with open("/proc/cpuinfo") as handle:

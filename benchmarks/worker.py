@@ -11,7 +11,9 @@
    ``--max-steps``), stopped early when the CPU budget runs out, then ``--samples`` samples scored: classifier
    FID / KID / IS beside the real floor for image rows, plus the conditional accuracy for conditional rows,
    the fitted mean and spread for the 1-D GAN; each against its target. A sample grid (histogram for 1-D)
-   and the loss curves are saved as PNG.
+   and the loss curves are saved as PNG. The quality curve: the same scores at ``--curve-points`` - 1 evenly
+   spaced steps before the end (of the weights the notebook would sample there, its weight average included;
+   the live weights are restored and training goes on), so a missed target shows whether more steps would help.
 3. Peak resident memory of this process (``ru_maxrss``) and the compiled step's tracing count where known.
 """
 from __future__ import annotations
@@ -112,8 +114,52 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _score(row, samples: int, seed: int = 1):
+    """(score, conditional score or None, images, labels) of `samples` samples of the row's generator now;
+    score is None for a row no classifier of the course applies to."""
+    from course.metrics import score_conditional, score_samples
+
+    generated = row.sample(samples, seed=seed)
+    images, labels = generated if row.kind == "conditional" else (generated, None)
+    if row.dataset is None:
+        return None, None, images, labels
+    if labels is None:
+        return score_samples(images, dataset=row.dataset, value_range=(0.0, 1.0)), None, images, labels
+    conditional = score_conditional(images, labels, row.dataset, (0.0, 1.0))
+    return conditional.score, conditional, images, labels
+
+
+def curve_point(row, steps: int, samples: int) -> dict:
+    """Scores of the weights the notebook would sample after `steps` steps: `row.finish()` (the cell's
+    use_weight_average) runs on a copy of the models' state, which is then put back, so training continues
+    from the live weights as if nothing had happened."""
+    models = [model for model in (row.G, row.D) if model is not None]
+    saved = [model.get_weights() for model in models]
+    try:
+        row.finish()
+        score, conditional, _, _ = _score(row, samples)
+    finally:
+        for model, weights in zip(models, saved):
+            model.set_weights(weights)
+    return _point(steps, score, conditional)
+
+
+def _point(steps: int, score, conditional) -> dict:
+    """One point of the quality curve."""
+    point = {"steps": steps, "is_fraction": score.is_fraction, "inception_score": score.inception_score,
+             "fid": score.fid}
+    if conditional is not None:
+        point["conditional_accuracy"] = conditional.accuracy
+    return point
+
+
+def curve_steps(goal: int, points: int) -> list[int]:
+    """The steps before the end (`goal`) at which the quality curve is scored: `points` - 1 evenly spaced."""
+    return sorted({round(goal * k / points) for k in range(1, max(points, 1))} - {0, goal})
+
+
 def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock: str = "cpu",
-            cores: int = 2, max_steps: int | None = None, tag: str = "") -> dict:
+            cores: int = 2, max_steps: int | None = None, tag: str = "", curve_points: int = 4) -> dict:
     """Train for the notebook's length (at most max_steps) or until the budget is spent, then score.
 
     clock "wall": `budget` seconds of wall time; clock "cpu": `budget` x `cores` seconds of this process's CPU
@@ -122,18 +168,21 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
     import numpy as np
 
     from benchmarks.rows import CONDITIONAL_ACCURACY_TARGET, ONE_D_TARGETS, build_row
-    from course.metrics import score_conditional, score_samples
 
     row = build_row(name)
     goal = row.notebook_steps if max_steps is None else min(row.notebook_steps, max_steps)
     history = {"discriminator": [], "generator": []}
     steps, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
+    # Scoring the curve's points is not training: its time is left out of the budget and of train_seconds.
+    paused = {"wall": 0.0, "cpu": 0.0}
+    pending = curve_steps(goal, curve_points) if row.kind != "1d" and row.dataset is not None else []
+    curve = []
 
     def spent() -> bool:
-        wall = time.perf_counter() - start
+        wall = time.perf_counter() - start - paused["wall"]
         if clock == "wall":
             return wall >= budget
-        return _cpu_seconds() - cpu_start >= budget * cores or wall >= 3 * budget
+        return _cpu_seconds() - cpu_start - paused["cpu"] >= budget * cores or wall >= 3 * budget
 
     while steps < goal and (steps == 0 or not spent()):
         count = min(row.chunk, goal - steps)
@@ -141,7 +190,15 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
         history["discriminator"] += d_losses
         history["generator"] += g_losses
         steps += count
-    took, cpu_took = time.perf_counter() - start, _cpu_seconds() - cpu_start
+        if pending and steps >= pending[0] and steps < goal:
+            while pending and pending[0] <= steps:
+                pending.pop(0)
+            wall, cpu = time.perf_counter(), _cpu_seconds()
+            curve.append(curve_point(row, steps, samples))
+            paused["wall"] += time.perf_counter() - wall
+            paused["cpu"] += _cpu_seconds() - cpu
+    took = time.perf_counter() - start - paused["wall"]
+    cpu_took = _cpu_seconds() - cpu_start - paused["cpu"]
     result = {"title": row.title, "assignment": row.assignment, "kind": row.kind, "data_note": row.data_note,
               "steps": steps, "notebook_steps": row.notebook_steps, "goal_steps": goal,
               "stopped_by_budget": steps < goal, "quality_batch_size": row.batch_size,
@@ -151,8 +208,8 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
               "final_d_loss": float(np.mean(history["discriminator"][-50:])),
               "final_g_loss": float(np.mean(history["generator"][-50:]))}
     row.finish()
-    generated = row.sample(samples, seed=1)
     if row.kind == "1d":
+        generated = row.sample(samples, seed=1)
         mean, std = float(np.mean(generated)), float(np.std(generated))
         target_mean, target_std = row.extra["target_mean"], row.extra["target_std"]
         result["one_d"] = {"mean": mean, "std": std, "target_mean": target_mean, "target_std": target_std,
@@ -162,21 +219,18 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
         result["score_line"] = (f"mean {mean:.3f} (target {target_mean}), std {std:.3f} (target {target_std})")
         images = None
     else:
-        images, labels = generated if row.kind == "conditional" else (generated, None)
-        if row.dataset is None:
+        score, conditional, images, labels = _score(row, samples)
+        if score is None:
             result["score_line"] = "not scored: no classifier of the course fits this data (" + row.data_note + ")"
         else:
-            if labels is None:
-                score = score_samples(images, dataset=row.dataset, value_range=(0.0, 1.0))
-            else:
-                conditional = score_conditional(images, labels, row.dataset, (0.0, 1.0))
-                score = conditional.score
+            if conditional is not None:
                 result["conditional_accuracy"] = conditional.accuracy
                 result["conditional_accuracy_real"] = conditional.accuracy_real
                 result["targets"]["conditional_accuracy"] = conditional.accuracy >= CONDITIONAL_ACCURACY_TARGET
             result["score"], result["is_target"] = score.as_dict(), row.is_target
-            result["score_line"] = (conditional if labels is not None else score).line()
+            result["score_line"] = (conditional if conditional is not None else score).line()
             result["targets"]["is_fraction"] = score.is_fraction >= row.is_target
+            result["curve"] = curve + [_point(steps, score, conditional)]
     if png_dir is not None:
         import matplotlib
 
@@ -214,6 +268,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--max-steps", type=int, default=None,
                         help="train at most this many steps (default: the notebook's own training length)")
+    parser.add_argument("--curve-points", type=int, default=4,
+                        help="points of the quality curve, the end included (default 4: after 1/4, 2/4, 3/4 of "
+                             "the training length and at its end; 1: the end only)")
     parser.add_argument("--tag", default="", help="suffix of the PNG names")
     parser.add_argument("--png-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -229,7 +286,7 @@ def main(argv=None) -> dict:
             result.update(throughput(args.gan, args.throughput_seconds))
         if args.budget_seconds > 0:
             result.update(quality(args.gan, args.budget_seconds, args.samples, args.png_dir, args.clock, args.cores,
-                                  args.max_steps, args.tag))
+                                  args.max_steps, args.tag, args.curve_points))
     except FileNotFoundError as error:  # a data set is not installed on this machine
         result["error"] = str(error)
     except NotebookCodeError as error:  # the notebook changed shape: say which cell / call is missing

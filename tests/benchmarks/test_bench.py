@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from benchmarks import gans, notebook_code, run, worker  # noqa: E402
+from benchmarks.rows import build_row  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -91,16 +93,67 @@ def test_quick_bench_writes_table_and_plots(tmp_path, monkeypatch):
     assert "| Vanilla GAN (dense, MNIST) |" in table and "GEMM ceiling" in table
     assert result["notebook_steps"] == 3000 and result["steps"] == 3  # --quick: 3 of the notebook's 3000 steps
     assert "is_fraction" in result["targets"] and result["eager_images_per_s"] > 0
-    for name in ("throughput.png", "quality.png", "samples_vanilla.png", "losses_vanilla.png", "results.json"):
+    # The quality curve: --quick's 3 steps give points after steps 1 and 2, then the end (the final score).
+    assert [point["steps"] for point in result["curve"]] == [1, 2, 3]
+    assert result["curve"][-1]["is_fraction"] == result["score"]["is_fraction"]
+    assert "## Quality curve" in table and "| Vanilla GAN (dense, MNIST) | 1: " in table
+    for name in ("throughput.png", "quality.png", "quality_curve.png", "samples_vanilla.png", "losses_vanilla.png",
+                 "results.json"):
         assert (tmp_path / name).exists(), name
 
 
-def test_a_worker_measures_and_scores_a_row_whose_extra_is_not_gan_basics(tmp_path):
-    """Throughput and quality of a keras_sequential_gan row (its extra holds its own objects, which the
-    gan_basics-only notebook-loop measurement must leave alone), then the cell's use_weight_average."""
-    out = tmp_path / "seq_gan.json"
-    worker.main(["--gan", "seq_gan", "--budget-seconds", "300", "--throughput-seconds", "0.2", "--samples", "100",
-                 "--clock", "wall", "--max-steps", "2", "--out", str(out)])
-    result = json.loads(out.read_text())
-    assert result["steps"] == 2 and result["compiled_images_per_s"] > 0 and result["notebook_loop_images_per_s"] is None
-    assert 1.0 <= result["score"]["inception_score"] <= 10.0
+def test_curve_steps_are_evenly_spaced_before_the_end():
+    assert worker.curve_steps(3000, 4) == [750, 1500, 2250]
+    assert worker.curve_steps(3, 4) == [1, 2]
+    assert worker.curve_steps(10, 1) == [] and worker.curve_steps(1, 4) == []
+
+
+def test_curve_trend_says_rising_flat_or_falling_and_where_the_best_was():
+    def curve(*shares):
+        return [{"steps": 100 * (i + 1), "is_fraction": share} for i, share in enumerate(shares)]
+
+    assert run.curve_trend(curve(0.3, 0.4, 0.5)).startswith("rising (+10 points from 200 to 300 steps")
+    assert run.curve_trend(curve(0.5, 0.61, 0.6)).startswith("flat (-1 points")
+    falling = run.curve_trend(curve(0.5, 0.87, 0.8))
+    assert falling.startswith("falling (-7 points") and "best 87% at 200 steps" in falling
+    assert "best" not in run.curve_trend(curve(0.5, 0.6, 0.7))
+
+
+def test_a_curve_point_scores_the_weight_average_and_training_goes_on_from_the_live_weights():
+    """The point scores what the notebook would sample there (the cell's use_weight_average), then puts the
+    live weights back: the next steps train on from them, not from the average."""
+    row = build_row("seq_gan")
+    row.train(3)
+    live_g, live_d = row.G.get_weights(), row.D.get_weights()
+    scored = {}
+
+    def sample(n, seed=0, original=row.sample):
+        scored["weights"] = row.G.get_weights()
+        return original(n, seed)
+
+    row.sample = sample
+    point = worker.curve_point(row, 3, samples=100)
+    assert point["steps"] == 3 and 0.0 < point["is_fraction"] and point["fid"] > 0
+    assert any(not np.allclose(a, b) for a, b in zip(live_g, scored["weights"])), "scored the live weights"
+    assert all(np.array_equal(a, b) for a, b in zip(live_g, row.G.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(live_d, row.D.get_weights()))
+
+
+def test_scoring_the_curve_is_not_counted_as_training_time(monkeypatch):
+    pause = 6.0
+
+    def slow_point(row, steps, samples):
+        time.sleep(pause)
+        return {"steps": steps, "is_fraction": 0.5, "inception_score": 5.0, "fid": 1.0}
+
+    monkeypatch.setattr(worker, "curve_point", slow_point)
+    result = worker.quality("seq_gan", budget=300, samples=100, png_dir=None, clock="wall", max_steps=3)
+    assert [point["steps"] for point in result["curve"]] == [1, 2, 3]
+    # Counted, the two points alone would make 12 s; three dense steps (tracing included) take a few seconds.
+    assert result["train_seconds"] < 2 * pause
+
+
+def test_step_time_is_shown_beside_what_its_flops_take_at_the_ceiling():
+    # 100 images at 1,000 images/s: 100 ms a step; 1 GFLOP at a 100 GFLOP/s ceiling: 10 ms.
+    assert run._step_ms({"batch_size": 100, "compiled_images_per_s": 1000.0, "flops_per_step": 1e9}, 1e11) == \
+        "100.00 (10.000)"

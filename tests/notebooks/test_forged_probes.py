@@ -10,6 +10,8 @@ compare values computed on the grading inputs against expected values the kernel
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import nbformat
 import pytest
 
@@ -62,8 +64,7 @@ def forged_submission(release_path) -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.mark.parametrize("assignment", assignments())
-def test_generic_forger_earns_at_most_a_quarter(assignment, tmp_path):
+def _grade_forger(assignment, tmp_path) -> dict:
     submitted = tmp_path / "submitted"
     for source in source_notebooks(assignment):
         folder = submitted / "forger" / assignment
@@ -71,6 +72,22 @@ def test_generic_forger_earns_at_most_a_quarter(assignment, tmp_path):
         nbformat.write(forged_submission(RELEASE_DIR / assignment / source.name), folder / source.name)
     record, = grade(assignment=assignment, submitted_dir=submitted, out_dir=tmp_path / "out", jobs=1,
                     limits=LIMITS, progress=False, feedback=False)
+    return record
+
+
+@pytest.fixture(scope="module")
+def forged_records(tmp_path_factory) -> dict:
+    """{assignment: the forger's record}: the assignments graded two at a time (one kernel each keeps a core
+    busy), as `autograder validate` grades a source and its release side by side."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {assignment: pool.submit(_grade_forger, assignment, tmp_path_factory.mktemp(assignment))
+                   for assignment in assignments()}
+        return {assignment: future.result() for assignment, future in futures.items()}
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_generic_forger_earns_at_most_a_quarter(assignment, forged_records):
+    record = forged_records[assignment]
     earned = sorted(c["grade_id"] for c in record["checks"] if c["score"] > 0)
     print(f"{assignment}: forger earned {record['score']} of {record['max_score']}: {earned}")
     assert record["status"] in ("graded", "missing_cells"), record["message"]
