@@ -135,6 +135,13 @@ def _targets(r) -> str:
 TREND_POINTS = 0.02
 
 
+def distinct_steps(curve: list[dict]) -> list[dict]:
+    """The curve with one point per step count, the later kept (a run whose budget ran out right after a
+    point was scored once more at its end)."""
+    last = {point["steps"]: point for point in curve}
+    return sorted(last.values(), key=lambda point: point["steps"])
+
+
 def curve_trend(curve: list[dict]) -> str:
     """Rising, flat or falling over the last stretch of a quality curve (IS / real of its last two points)."""
     before, last = curve[-2], curve[-1]
@@ -238,11 +245,12 @@ def summarise(results: list[dict], gemm: list[dict], meta: dict) -> tuple[str, d
               "| row | IS / real at steps (FID) | trend over the last stretch | target |",
               "|---|---|---|---|"]
     for r in results:
-        if len(r.get("curve") or []) < 2:
+        curve = distinct_steps(r.get("curve") or [])
+        if len(curve) < 2:
             continue
-        points = ", ".join(f"{p['steps']}: {100 * p['is_fraction']:.0f}% ({p['fid']:.1f})" for p in r["curve"])
+        points = ", ".join(f"{p['steps']}: {100 * p['is_fraction']:.0f}% ({p['fid']:.1f})" for p in curve)
         target = (r.get("targets") or {}).get("is_fraction")
-        lines.append(f"| {_title(r)} | {points} | {curve_trend(r['curve'])} | "
+        lines.append(f"| {_title(r)} | {points} | {curve_trend(curve)} | "
                      f"{'-' if target is None else ('met' if target else 'MISSED')} |")
     notes = [f"- {_title(r)}: {r['data_note']}" for r in results if r.get("data_note")]
     lines += ["", "Training: fresh seeded models, the notebook's own length (steps of its interactive run), stopped "
@@ -296,12 +304,12 @@ def plots(results: list[dict], out_dir: Path) -> None:
         plt.close(fig)
 
 
-    curved = [r for r in results if len(r.get("curve") or []) >= 2]
+    curved = [(r["gan"], distinct_steps(r.get("curve") or [])) for r in results]
+    curved = [(name, curve) for name, curve in curved if len(curve) >= 2]
     if curved:
         fig, ax = plt.subplots(figsize=(9, 3.5))
-        for r in curved:
-            ax.plot([p["steps"] for p in r["curve"]], [100 * p["is_fraction"] for p in r["curve"]], marker="o",
-                    label=r["gan"])
+        for name, curve in curved:
+            ax.plot([p["steps"] for p in curve], [100 * p["is_fraction"] for p in curve], marker="o", label=name)
         ax.axhline(70, color="grey", linestyle=":", label="target 70% (DCGANs 90%)")
         ax.axhline(90, color="grey", linestyle=":")
         ax.set_xscale("log")

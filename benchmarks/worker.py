@@ -185,18 +185,18 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
         return _cpu_seconds() - cpu_start - paused["cpu"] >= budget * cores or wall >= 3 * budget
 
     while steps < goal and (steps == 0 or not spent()):
-        count = min(row.chunk, goal - steps)
-        d_losses, g_losses = row.train(count)
-        history["discriminator"] += d_losses
-        history["generator"] += g_losses
-        steps += count
-        if pending and steps >= pending[0] and steps < goal:
+        if pending and steps >= pending[0]:  # a point is due and training goes on (the end is scored below)
             while pending and pending[0] <= steps:
                 pending.pop(0)
             wall, cpu = time.perf_counter(), _cpu_seconds()
             curve.append(curve_point(row, steps, samples))
             paused["wall"] += time.perf_counter() - wall
             paused["cpu"] += _cpu_seconds() - cpu
+        count = min(row.chunk, goal - steps)
+        d_losses, g_losses = row.train(count)
+        history["discriminator"] += d_losses
+        history["generator"] += g_losses
+        steps += count
     took = time.perf_counter() - start - paused["wall"]
     cpu_took = _cpu_seconds() - cpu_start - paused["cpu"]
     result = {"title": row.title, "assignment": row.assignment, "kind": row.kind, "data_note": row.data_note,

@@ -153,6 +153,17 @@ def test_scoring_the_curve_is_not_counted_as_training_time(monkeypatch):
     assert result["train_seconds"] < 2 * pause
 
 
+def test_a_run_stopped_by_its_budget_scores_its_end_once():
+    """The budget runs out after the first step, when a point was due: only the end is scored."""
+    result = worker.quality("seq_gan", budget=1e-3, samples=100, png_dir=None, clock="wall", max_steps=3)
+    assert result["stopped_by_budget"] and [point["steps"] for point in result["curve"]] == [1]
+
+
+def test_the_report_keeps_one_point_per_step_count():
+    curve = [{"steps": 100, "is_fraction": 0.4}, {"steps": 200, "is_fraction": 0.5}, {"steps": 200, "is_fraction": 0.6}]
+    assert run.distinct_steps(curve) == [{"steps": 100, "is_fraction": 0.4}, {"steps": 200, "is_fraction": 0.6}]
+
+
 def test_step_time_is_shown_beside_what_its_flops_take_at_the_ceiling():
     # 100 images at 1,000 images/s: 100 ms a step; 1 GFLOP at a 100 GFLOP/s ceiling: 10 ms.
     assert run._step_ms({"batch_size": 100, "compiled_images_per_s": 1000.0, "flops_per_step": 1e9}, 1e11) == \
