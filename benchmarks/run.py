@@ -29,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.rows import ROW_NAMES  # noqa: E402 (imports no TensorFlow)
+from benchmarks.rows import IS_TARGET, ROW_NAMES  # noqa: E402 (imports no TensorFlow)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -302,16 +302,15 @@ def plots(results: list[dict], out_dir: Path) -> None:
         fig.tight_layout()
         fig.savefig(out_dir / "quality.png", dpi=80)
         plt.close(fig)
-
-
     curved = [(r["gan"], distinct_steps(r.get("curve") or [])) for r in results]
     curved = [(name, curve) for name, curve in curved if len(curve) >= 2]
     if curved:
         fig, ax = plt.subplots(figsize=(9, 3.5))
         for name, curve in curved:
             ax.plot([p["steps"] for p in curve], [100 * p["is_fraction"] for p in curve], marker="o", label=name)
-        ax.axhline(70, color="grey", linestyle=":", label="target 70% (DCGANs 90%)")
-        ax.axhline(90, color="grey", linestyle=":")
+        image, dcgan = 100 * IS_TARGET["image"], 100 * IS_TARGET["dcgan"]
+        ax.axhline(image, color="grey", linestyle=":", label=f"target {image:.0f}% (DCGANs {dcgan:.0f}%)")
+        ax.axhline(dcgan, color="grey", linestyle=":")
         ax.set_xscale("log")
         ax.set_xlabel("training steps")
         ax.set_ylabel("IS / real IS (%)")

@@ -174,15 +174,15 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
     history = {"discriminator": [], "generator": []}
     steps, start, cpu_start = 0, time.perf_counter(), _cpu_seconds()
     # Scoring the curve's points is not training: its time is left out of the budget and of train_seconds.
-    paused = {"wall": 0.0, "cpu": 0.0}
-    pending = curve_steps(goal, curve_points) if row.kind != "1d" and row.dataset is not None else []
+    paused_wall = paused_cpu = 0.0
+    pending = curve_steps(goal, curve_points) if row.dataset is not None else []  # None: 1-D or unscored
     curve = []
 
     def spent() -> bool:
-        wall = time.perf_counter() - start - paused["wall"]
+        wall = time.perf_counter() - start - paused_wall
         if clock == "wall":
             return wall >= budget
-        return _cpu_seconds() - cpu_start - paused["cpu"] >= budget * cores or wall >= 3 * budget
+        return _cpu_seconds() - cpu_start - paused_cpu >= budget * cores or wall >= 3 * budget
 
     while steps < goal and (steps == 0 or not spent()):
         if pending and steps >= pending[0]:  # a point is due and training goes on (the end is scored below)
@@ -190,15 +190,15 @@ def quality(name: str, budget: float, samples: int, png_dir: Path | None, clock:
                 pending.pop(0)
             wall, cpu = time.perf_counter(), _cpu_seconds()
             curve.append(curve_point(row, steps, samples))
-            paused["wall"] += time.perf_counter() - wall
-            paused["cpu"] += _cpu_seconds() - cpu
+            paused_wall += time.perf_counter() - wall
+            paused_cpu += _cpu_seconds() - cpu
         count = min(row.chunk, goal - steps)
         d_losses, g_losses = row.train(count)
         history["discriminator"] += d_losses
         history["generator"] += g_losses
         steps += count
-    took = time.perf_counter() - start - paused["wall"]
-    cpu_took = _cpu_seconds() - cpu_start - paused["cpu"]
+    took = time.perf_counter() - start - paused_wall
+    cpu_took = _cpu_seconds() - cpu_start - paused_cpu
     result = {"title": row.title, "assignment": row.assignment, "kind": row.kind, "data_note": row.data_note,
               "steps": steps, "notebook_steps": row.notebook_steps, "goal_steps": goal,
               "stopped_by_budget": steps < goal, "quality_batch_size": row.batch_size,
