@@ -4,6 +4,13 @@ The grader never trusts a submission's locked cells: every cell that has an nbgr
 source notebook is taken from ``source/`` (tests, hidden tests, setup and driver cells), except solution
 cells, which come from the student. Cells the student added (no ``grade_id``) are kept after the graded
 cell they followed, so helper code a student wrote still runs.
+
+The rebuilt notebook is also what formgrader shows the grader, so it is the whole notebook: every markdown
+cell of the source stays in its place, its text taken from ``source/`` and marked ``FROM_SOURCE`` (the only
+markdown `autograder.inert` shows unsanitised). The student's copies of those narrative cells (the release
+gives them no nbgrader metadata) are matched to the source's by text and not shown twice; an edited copy
+counts as the student's own markdown, kept like any added cell. Markdown does not execute: code cells run in
+the same order with or without it.
 """
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ from pathlib import Path
 import nbformat
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+# Cell metadata that `assemble` alone sets, on cells it copied from source/ as they are (a student's cell is
+# always rebuilt without its metadata, so it cannot carry this).
+FROM_SOURCE = "autograder_from_source"
 
 
 class InvalidNotebook(Exception):
@@ -101,13 +111,24 @@ def assemble(source_nb, student_nb) -> Assembled:
             by_id[gid] = cell
         anchor = gid
 
+    # the source's narrative markdown, by the graded cell it follows (None: before the first one)
+    narrative: dict[str | None, list] = {}
+    anchor = None
+    for source_cell in source_nb.cells:
+        gid = grade_id(source_cell)
+        if gid is not None:
+            anchor = gid
+        elif source_cell.get("cell_type") == "markdown":
+            narrative.setdefault(anchor, []).append(source_cell)
+    narrative_texts = {_text(c.get("source", "")).strip() for cells in narrative.values() for c in cells}
+
     source_ids = {grade_id(cell) for cell in source_nb.cells if grade_id(cell)}
-    cells = list(_student_code(followers.get(None, [])))
+    cells = _with_narrative(narrative.get(None, []), followers.get(None, []), narrative_texts)
     missing = []
     for source_cell in source_nb.cells:
         gid = grade_id(source_cell)
         if gid is None:
-            continue  # narrative without metadata: the student's copy (a follower) is used
+            continue  # narrative: markdown placed by _with_narrative; code: the student's copy (a follower) is used
         if is_solution(source_cell):
             student_cell = by_id.get(gid)
             if student_cell is None or student_cell.get("cell_type") != source_cell.cell_type:
@@ -116,24 +137,64 @@ def assemble(source_nb, student_nb) -> Assembled:
             else:
                 cells.append(_clean(student_cell, source_cell))
         else:
-            cells.append(copy.deepcopy(source_cell))
-        if gid in by_id:
-            cells.extend(_student_code(followers.get(gid, [])))
+            cells.append(_from_source(source_cell))
+        cells.extend(_with_narrative(narrative.get(gid, []), followers.get(gid, []) if gid in by_id else [],
+                                     narrative_texts))
     # cells that followed grade_ids unknown to the source (renamed or invented) are kept at the end
     for gid, extra in followers.items():
         if gid is not None and gid not in source_ids:
-            cells.extend(_student_code(extra))
+            cells.extend(_student_cells(extra, narrative_texts))
 
     notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(source_nb.metadata))
     notebook.cells = cells
     return Assembled(notebook=notebook, missing=missing, duplicated=sorted(set(duplicated)))
 
 
-def _student_code(cells):
-    """The student's extra cells that execute (markdown and raw cells are left out of grading)."""
+def _with_narrative(narrative: list, followers: list, narrative_texts: set[str]) -> list:
+    """The source's narrative cells of one stretch (between two graded cells) and the student's cells that
+    followed the stretch's graded cell: a narrative cell goes where the student's copy of it is (the cells
+    before it in the source with it), the rest after the last copy found (first when none was). Code cells
+    keep their order relative to the graded cells either way."""
+    out: list = []
+    pending = list(narrative)
+    for cell in followers:
+        text = _text(cell.get("source", "")).strip()
+        if cell.get("cell_type") == "markdown" and text in narrative_texts:
+            place = next((i for i, n in enumerate(pending) if _text(n.source).strip() == text), None)
+            if place is not None:  # the student's copy of this stretch's text: the source's, up to here
+                out.extend(_from_source(n) for n in pending[:place + 1])
+                del pending[:place + 1]
+            continue  # a copy of the source's text (here or elsewhere) is never shown twice
+        out.extend(_student_cells([cell], narrative_texts))
+    # the text the student's notebook had no copy of goes after the last copy that was found (else first)
+    placed = [i for i, c in enumerate(out) if c.metadata.get(FROM_SOURCE)]
+    cut = placed[-1] + 1 if placed else 0
+    return out[:cut] + [_from_source(n) for n in pending] + out[cut:]
+
+
+def _student_cells(cells, narrative_texts: set[str] = frozenset()):
+    """The student's extra cells, rebuilt without their metadata or outputs: code (it executes) and markdown
+    that is not a copy of the source's text (shown to the grader; `autograder.inert` sanitises it). Raw cells
+    are left out."""
     for cell in cells:
+        text = _text(cell.get("source", ""))
         if cell.get("cell_type") == "code":
-            yield nbformat.v4.new_code_cell(source=_text(cell.get("source", "")))
+            yield nbformat.v4.new_code_cell(source=text)
+        elif cell.get("cell_type") == "markdown" and text.strip() not in narrative_texts:
+            yield _with_attachments(nbformat.v4.new_markdown_cell(source=text), cell)
+
+
+def _with_attachments(cell, student_cell):
+    """A student's pasted images stay with the markdown (`autograder.inert` keeps only valid PNG/JPEG)."""
+    if isinstance(student_cell.get("attachments"), dict):
+        cell["attachments"] = copy.deepcopy(student_cell["attachments"])
+    return cell
+
+
+def _from_source(source_cell):
+    cell = copy.deepcopy(source_cell)
+    cell.metadata[FROM_SOURCE] = True
+    return cell
 
 
 def _text(source) -> str:
@@ -144,15 +205,20 @@ def _clean(student_cell, source_cell):
     """The student's answer with the source cell's metadata and no stale outputs."""
     cell = copy.deepcopy(source_cell)
     cell.source = _text(student_cell.get("source", ""))
+    cell.metadata.pop(FROM_SOURCE, None)
+    cell.pop("attachments", None)
     if cell.cell_type == "code":
         cell.outputs = []
         cell.execution_count = None
+    else:
+        _with_attachments(cell, student_cell)
     return cell
 
 
 def _stub_like(source_cell):
     """What a missing solution cell is graded as: the release stub."""
     cell = copy.deepcopy(source_cell)
+    cell.metadata.pop(FROM_SOURCE, None)
     if cell.cell_type == "code":
         cell.source = "raise NotImplementedError('this solution cell is missing from the submission')"
         cell.outputs = []

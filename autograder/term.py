@@ -19,6 +19,7 @@ from traitlets import Dict, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder.inert import make_inert
 from autograder.nbgrader_api import COURSE_ID
 
 TIMESTAMP_FILE = "timestamp.txt"  # what `nbgrader collect` leaves in each submission
@@ -34,11 +35,22 @@ def offline_formgrader_settings() -> dict:
     """``c.HTMLExporter`` settings that make formgrader's grading page take MathJax from ``LOCAL_MATHJAX_URL``:
     nbgrader's template hard-codes the CDN, ours (it extends nbgrader's) takes ``mathjax_url``. Only for the
     config of a grading output folder: `nbgrader generate_feedback` run there would take this template too."""
+    return {"mathjax_url": LOCAL_MATHJAX_URL, **formgrader_exporter_settings()}
+
+
+def formgrader_exporter_settings() -> dict:
+    """``c.HTMLExporter`` settings that make formgrader's grading page clean what a student wrote
+    (`autograder.inert`, layer 2): our template, which cleans every markdown cell (nbgrader's does not), the
+    exporter's own ``sanitize_html`` for outputs (no JavaScript or widget output is emitted at all), and
+    `autograder.inert.clean_html` as the ``clean_html`` filter both use. Written into every generated config,
+    MathJax or not."""
     return {
-        "mathjax_url": LOCAL_MATHJAX_URL,
         "template_name": "formgrade_offline",
         "extra_template_basedirs": [str(FORMGRADER_TEMPLATES), _nbgrader_templates()],
         "extra_template_paths": [str(Path(_nbgrader_templates()).parent)],
+        "sanitize_html": True,
+        "exclude_anchor_links": True,
+        "filters": {"clean_html": "autograder.inert.clean_html"},
     }
 
 
@@ -104,7 +116,9 @@ def set_due_date(db_url: str, assignment: str, due: str) -> None:
 def write_autograded(autograded_dir: Path, *, student: str, assignment: str, executed: dict,
                      submission_folder: Path) -> list[Path]:
     """nbgrader's ``autograded/<student>/<assignment>/``: the executed notebooks (instructor-only: test cells
-    keep their source, hidden tests included) and the submission's ``timestamp.txt``."""
+    keep their source, hidden tests included), made inert for the grader's browser (`autograder.inert`:
+    only text and valid images from the student's kernel, sanitised student markdown), and the
+    submission's ``timestamp.txt``."""
     autograded_dir = Path(autograded_dir)
     autograded_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(autograded_dir, 0o700)  # hidden test source: the instructor's eyes only
@@ -114,7 +128,7 @@ def write_autograded(autograded_dir: Path, *, student: str, assignment: str, exe
     for name, notebook_json in executed.items():
         path = folder / name
         tmp = path.with_suffix(".ipynb.tmp")
-        nbformat.write(nbformat.from_dict(notebook_json), str(tmp))
+        nbformat.write(make_inert(notebook_json), str(tmp))
         tmp.replace(path)
         written.append(path)
     stamp = Path(submission_folder) / TIMESTAMP_FILE
@@ -143,10 +157,14 @@ def write_formgrader_config(*, autograded_dir: Path, db_url: str, source_dir: Pa
         f"c.CourseDirectory.autograded_directory = {Path(autograded_dir).name!r}",
         f"c.CourseDirectory.source_directory = {os.path.relpath(Path(source_dir).resolve(), root)!r}",
     ]
+    lines.append("# the grading page cleans what students wrote (autograder.inert): keep these settings")
     if LOCAL_MATHJAX.is_file():
         lines.append("# MathJax from Debian's libjs-mathjax: start the server with "
                      f"--ServerApp.extra_static_paths={LOCAL_MATHJAX.parent.parent}")
-        lines += [f"c.HTMLExporter.{name} = {value!r}" for name, value in offline_formgrader_settings().items()]
+        settings = offline_formgrader_settings()
+    else:
+        settings = formgrader_exporter_settings()
+    lines += [f"c.HTMLExporter.{name} = {value!r}" for name, value in settings.items()]
     if submitted_dir is not None:
         lines.append(f"c.CourseDirectory.submitted_directory = "
                      f"{os.path.relpath(Path(submitted_dir).resolve(), root)!r}")

@@ -78,9 +78,9 @@ def test_autograded_notebooks_keep_nbgrader_metadata_and_the_written_answer(term
         assert {"add_values", "add_floats_hidden", "scale_values", "explain_scale"} <= set(ids)
         assert (path.parent / "timestamp.txt").is_file()
     nb = nbformat.read(out / "autograded" / "on_time" / TINY / TINY_NOTEBOOK, as_version=4)
-    answer = next(c for c in nb.cells if c.metadata["nbgrader"].get("grade_id") == "explain_scale")
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "explain_scale")
     assert answer.source == ANSWER
-    verdict = next(c for c in nb.cells if c.metadata["nbgrader"].get("grade_id") == "add_values")
+    verdict = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add_values")
     assert verdict.outputs[0]["text"].startswith("PASSED")
     # the folder formgrader reads is a course root: its config points at this gradebook and folder
     config = load_config(out / "nbgrader_config.py")
