@@ -17,9 +17,10 @@ answer or a ``text/html`` output of a solution cell would run there. Two layers 
      when it has none. No output metadata, and no cell metadata but the source's ``nbgrader`` (templates put
      metadata into HTML attributes, some unquoted);
    - markdown cells that `autograder.notebook.assemble` did not copy from source/ (``FROM_SOURCE``), that is
-     written answers and cells the student added, stay as written only when nbconvert's own markdown parser
-     (the one formgrader renders with) finds nothing in them but markdown, with links to http, https,
-     mailto or #fragments only and images only as valid PNG/JPEG data. Any other is replaced by its
+     written answers and cells the student added, stay as written only when they have no ``<``, ``&`` or
+     ``script:`` and nbconvert's own markdown parser (the one formgrader renders with) finds nothing in
+     them but markdown, with links to http, https, mailto or #fragments only and images only as valid
+     PNG/JPEG data (`is_plain_markdown`). Any other is replaced by its
      rendering cleaned by `clean_html`, on one line inside a ``<div>`` (an HTML block every markdown
      renderer passes through as it is). Attachments are dropped (valid PNG/JPEG ones inlined first);
    - raw cells are dropped.
@@ -151,8 +152,12 @@ def _renderer(attachments: dict | None = None):
 
 
 def is_plain_markdown(text: str) -> bool:
-    """Whether nbconvert's markdown parser finds nothing in ``text`` but markdown (no raw HTML) whose links
-    and images `clean_html` would keep as they are."""
+    """Whether ``text`` may be shown as written: nbconvert's markdown parser finds nothing in it but markdown
+    (no raw HTML) whose links and images `clean_html` would keep as they are, and, so that no other markdown
+    renderer can read HTML or a script link into it either, it has no ``<``, no ``&`` and no ``script:``."""
+    squeezed = re.sub(r"[\x00-\x20\x7f]", "", text).lower()
+    if "<" in text or "&" in text or "script:" in squeezed:
+        return False
     try:
         parser = _markdown(_renderer())
         parser.renderer = None  # mistune then returns the parsed tokens rather than HTML

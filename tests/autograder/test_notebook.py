@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder.notebook import InvalidNotebook, assemble, autograded_checks, grade_id, read_notebook
+from autograder.notebook import FROM_SOURCE, InvalidNotebook, assemble, autograded_checks, grade_id, read_notebook
 from conftest import tiny_source_notebook
 
 
@@ -83,3 +83,55 @@ def test_old_nbformat_is_upgraded(tmp_path):
     import json
     old.write_text(json.dumps(nb3))
     assert read_notebook(old).cells[0].source == "x = 1"
+
+
+def _texts(nb, kind="markdown"):
+    return [c.source for c in nb.cells if c.cell_type == kind]
+
+
+def _with_prompt():
+    """The tiny source with a narrative question prompt before the written answer (as in the course)."""
+    source = tiny_source_notebook()
+    index = next(i for i, c in enumerate(source.cells) if grade_id(c) == "explain_scale")
+    source.cells.insert(index, nbformat.v4.new_markdown_cell("**Inline question 2**: what does `scale` do?"))
+    return source
+
+
+def test_every_markdown_cell_of_the_source_stays_in_its_place_once():
+    source = _with_prompt()
+    student = _with_prompt()  # the release: narrative cells without nbgrader metadata, copied by the student
+    rebuilt = assemble(source, student).notebook
+    assert _texts(rebuilt) == _texts(source)
+    ids = _ids(rebuilt)
+    assert ids.index("**Inline question 2**: what does `scale` do?") == ids.index("explain_scale") - 1
+    assert ids[0].startswith("# A tiny assignment")
+    # the same code cells in the same order as before markdown was kept: grading is unchanged
+    assert [c.source for c in rebuilt.cells if c.cell_type == "code"] == \
+        [c.source for c in source.cells if c.cell_type == "code"]
+
+
+def test_narrative_text_comes_from_source_and_an_edited_copy_is_the_students_own():
+    source = _with_prompt()
+    student = _with_prompt()
+    student.cells[0].source = "# A tiny assignment\n<img src=x onerror=alert(1)> edited by the student"
+    rebuilt = assemble(source, student).notebook
+    texts = _texts(rebuilt)
+    assert texts[0] == source.cells[0].source and texts.count(source.cells[0].source) == 1
+    assert "edited by the student" in texts[1]  # kept, after the source's text, as the student's markdown
+    edited = next(c for c in rebuilt.cells if "edited by the student" in c.source)
+    assert FROM_SOURCE not in edited.metadata and FROM_SOURCE in rebuilt.cells[0].metadata
+
+
+def test_student_markdown_is_kept_after_the_graded_cell_it_followed():
+    source = tiny_source_notebook()
+    student = tiny_source_notebook()
+    index = next(i for i, c in enumerate(student.cells) if grade_id(c) == "add")
+    note = nbformat.v4.new_markdown_cell("My note on add", metadata={FROM_SOURCE: True, "tags": ["x"]})
+    student.cells.insert(index + 1, note)
+    student.cells.insert(index + 2, nbformat.v4.new_raw_cell("<script>raw</script>"))
+    rebuilt = assemble(source, student).notebook
+    ids = _ids(rebuilt)
+    assert ids.index("My note on add") == ids.index("add") + 1
+    added = rebuilt.cells[ids.index("My note on add")]
+    assert dict(added.metadata) == {}  # rebuilt: a student cannot claim to be the source
+    assert not any(c.cell_type == "raw" for c in rebuilt.cells)
