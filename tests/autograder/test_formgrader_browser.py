@@ -7,6 +7,7 @@ auto scores are there, enters a score and a comment, and checks that `autograder
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import secrets
@@ -63,6 +64,13 @@ def formgrader(tiny_course, tmp_path):
           source_dir=tiny_course / "source", progress=False)
     assert (root / "nbgrader_config.py").is_file() and (root / "autograded" / "ada" / TINY / TINY_NOTEBOOK).is_file()
 
+    with jupyter_server(root, tmp_path) as (url, token):
+        yield root, url, token
+
+
+@contextlib.contextmanager
+def jupyter_server(root: Path, tmp_path: Path):
+    """A Jupyter server with formgrader on the course root ``root`` that `autograder grade` wrote: (url, token)."""
     port, token = _free_port(), secrets.token_hex(16)
     jupyter_home = tmp_path / "jupyter"  # no user-level Jupyter config or runtime files leak in or out
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(jupyter_home / "config"),
@@ -89,7 +97,7 @@ def formgrader(tiny_course, tmp_path):
                     pytest.fail("the Jupyter server did not start:\n"
                                 + (tmp_path / "jupyter-server.log").read_text()[-3000:])
                 time.sleep(0.5)
-        yield root, url, token
+        yield url, token
     finally:
         server.terminate()
         try:
