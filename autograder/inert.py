@@ -23,7 +23,7 @@ answer or a ``text/html`` output of a solution cell would run there. Two layers 
      PNG/JPEG data (`is_plain_markdown`). Any other is replaced by its
      rendering cleaned by `clean_html`, on one line inside a ``<div>`` (an HTML block every markdown
      renderer passes through as it is). Attachments are dropped (valid PNG/JPEG ones inlined first);
-   - raw cells are dropped.
+   - raw cells are dropped; of the notebook's ``language_info`` (the kernel's reply) only plain names stay.
 
 2. `clean_html` is also the grading page's ``clean_html`` filter, with ``sanitize_html`` on and our template
    cleaning every markdown cell (``autograder.term.formgrader_exporter_settings``): whatever reaches the page
@@ -51,6 +51,7 @@ LINK_PREFIXES = ("http://", "https://", "mailto:", "#")
 _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _DATA_IMAGE = re.compile(r"data:(image/(?:png|jpeg));base64,(.*)", re.DOTALL)
 _CELL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,40}")
 # what browsers ignore inside a URL (tab, newline) or around it (C0 controls, space) when they read its scheme
 _URL_IGNORED = re.compile(r"[\t\n\r]")
 
@@ -258,4 +259,11 @@ def make_inert(notebook) -> nbformat.NotebookNode:
             new["id"] = cell["id"]
         cells.append(new)
     nb.cells = cells
+    # nbclient copies the kernel's language_info in; the exporter picks its lexer from it: plain names only
+    nb["metadata"] = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else nbformat.NotebookNode()
+    info = nb.metadata.get("language_info")
+    if info is not None:
+        kept = {key: info[key] for key in ("name", "pygments_lexer", "file_extension", "version")
+                if isinstance(info, dict) and isinstance(info.get(key), str) and _NAME.fullmatch(info[key])}
+        nb.metadata["language_info"] = kept
     return nb

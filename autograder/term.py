@@ -128,7 +128,13 @@ def write_autograded(autograded_dir: Path, *, student: str, assignment: str, exe
     for name, notebook_json in executed.items():
         path = folder / name
         tmp = path.with_suffix(".ipynb.tmp")
-        nbformat.write(make_inert(notebook_json), str(tmp))
+        try:
+            shown = make_inert(notebook_json)
+        except Exception as error:  # a bug of ours: show nothing of this notebook rather than stop the class
+            shown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+                f"This notebook could not be made safe to show ({type(error).__name__}); grade it from "
+                f"the submission itself.")])
+        nbformat.write(shown, str(tmp))
         tmp.replace(path)
         written.append(path)
     stamp = Path(submission_folder) / TIMESTAMP_FILE

@@ -170,16 +170,16 @@ def test_hostile_submission_runs_nothing_in_formgrader_or_feedback(browser, mark
         db_url = f"sqlite:///{root / 'gradebook.db'}"
         page = f"{url}/formgrader/submissions/{_submission_id(db_url, 'eve')}/"
         browser.get(page)
+        _settled(browser)
+        browser.save_screenshot(str(shots / "01-grading-page.png"))
+        assert hits == [], f"payloads ran or loaded on the grading page: {hits}"
         # formgrader's own script ran (it fetched the grades and filled the auto score in): the page is live
         _wait(lambda: browser.find_element(By.ID, "scale_values").get_attribute("placeholder") == "3",
               "formgrader's script to show the auto score of scale_values")
-        _settled(browser)
-        browser.save_screenshot(str(shots / "01-grading-page.png"))
         text = browser.find_element(By.TAG_NAME, "body").text
         bad = browser.execute_script(STUDENT_CONTENT_CHECK)
         title, where = browser.title, browser.current_url
 
-    assert hits == [], f"payloads ran or loaded on the grading page: {hits}"
     assert title == "Tiny" and where.split("?")[0] == page and bad == [], (title, where, bad)  # formgrader adds ?index
     # issue 22: the whole notebook, each source text once, the prompt above the answer it asks for
     assert text.count("A tiny assignment") == 1 and text.count(PROMPT) == 1

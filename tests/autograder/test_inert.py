@@ -216,3 +216,29 @@ def test_feedback_pages_escape_what_the_student_and_the_grader_wrote():
                                      comment=payload)])
     page = feedback.render(record, totals)
     assert "<img" not in page and "<script>" not in page and page.count("&lt;img src=x onerror") == 5
+
+
+def test_the_kernels_language_info_keeps_plain_names_only():
+    nb = nbformat.v4.new_notebook(metadata={"language_info": {
+        "name": "python", "pygments_lexer": "ipython3", "codemirror_mode": {"name": "<script>"},
+        "file_extension": '.py" onload="x'}})
+    assert dict(make_inert(nb).metadata["language_info"]) == {"name": "python", "pygments_lexer": "ipython3"}
+
+
+def test_write_autograded_makes_every_notebook_inert_and_one_failure_loses_only_that_view(tmp_path, monkeypatch):
+    from autograder import term
+
+    hostile = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("<script>alert(1)</script>hi")])
+    (tmp_path / "sub").mkdir()
+    written = term.write_autograded(tmp_path / "autograded", student="eve", assignment="tiny",
+                                    executed={"A.ipynb": hostile}, submission_folder=tmp_path / "sub")
+    assert "script" not in written[0].read_text() and "hi" in written[0].read_text()
+
+    def broken(notebook):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(term, "make_inert", broken)
+    written = term.write_autograded(tmp_path / "autograded", student="eve", assignment="tiny",
+                                    executed={"A.ipynb": hostile}, submission_folder=tmp_path / "sub")
+    text = written[0].read_text()
+    assert "could not be made safe to show (RuntimeError)" in text and "script" not in text
