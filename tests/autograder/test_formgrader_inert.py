@@ -108,7 +108,8 @@ def _hostile(base: str) -> nbformat.NotebookNode:
     by_id["explain_scale"].source = (
         f"{ANSWER}\n\n<img src=x onerror=\"{hit('answer-img')}\">\n\n<script>{hit('answer-script')}</script>"
         f"\n\n<style>body {{ background: url({base}answer-style) }}</style>\n\n"
-        "[click me](javascript:document.title='XSS-answer-link')")
+        "[click me](javascript:document.title='XSS-answer-link')\n\n"
+        "$\\href{javascript:document.title='XSS-mathjax'}{math link}$ (MathJax's Safe extension)")
     message = f"<img src=x onerror=\"{hit('error-message')}\">"
     by_id["add"].source = f"def add(a, b):\n    raise ValueError({message!r})"
     by_id["scale"].source = _outputs_code(base)
