@@ -115,7 +115,12 @@ def cmd_export(args) -> int:
     from autograder.export import export
     from autograder.term import load_config
 
-    count = export(db_url=args.db, out_csv=Path(args.out), format=args.format, late_config=load_config(CONFIG_FILE))
+    try:
+        count = export(db_url=args.db, out_csv=Path(args.out), format=args.format,
+                       late_config=load_config(CONFIG_FILE))
+    except FileNotFoundError as error:  # no gradebook there, or one without grades: nothing is written
+        print(f"autograder export: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"{count} students written to {args.out} ({args.format})")
     return EXIT_OK
 

@@ -401,25 +401,42 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
                 bar.update()
     finally:  # a run stopped half-way (a lost scheduler) still leaves a CSV of every record written
         graded.close()
-        write_csv(out_dir, assignment, term.gradebook_totals(db_url, assignment))
+        totals = term.gradebook_totals(db_url, assignment)
+        write_csv(out_dir, assignment, totals)
     records.sort(key=lambda r: r["student_id"])
     if progress:
-        print(summary_table(records, time.monotonic() - started), file=sys.stderr)
+        print(summary_table(records, time.monotonic() - started, totals), file=sys.stderr)
     return records
 
 
-def summary_table(records: list[dict], seconds: float) -> str:
+def summary_table(records: list[dict], seconds: float, totals: dict | None = None) -> str:
+    """The table `grade` prints: per student the columns of grades.csv (auto, by hand, late penalty, total),
+    from the gradebook's ``totals`` where a student has them, so the two never tell different stories."""
     graded = [r for r in records if r["status"] in GRADED_STATUSES]
     counts = {}
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0
     width = max([len(r["student_id"]) for r in records] + [10])
-    lines = [f"{'student':<{width}}  {'score':>13}  status", "-" * (width + 30)]
+    header = f"{'student':<{width}}  {'auto':>11}  {'by hand':>17}  {'late':>6}  {'total':>13}  status"
+    lines = [header, "-" * len(header)]
     for r in records:
-        lines.append(f"{r['student_id']:<{width}}  {r['score']:>6g} / {r['max_score']:<4g}  {r['status']}"
+        found = (totals or {}).get(r["student_id"])
+        manual_max = found.manual_max if found else r.get("manual_max_score", 0.0)
+        if not manual_max:
+            by_hand = "-"
+        elif found is None or found.needs_manual_grade:
+            by_hand = f"pending / {manual_max:g}"
+        else:
+            by_hand = f"{found.manual_score:g} / {manual_max:g}"
+        penalty = found.late_penalty if found else 0.0
+        total = found.total if found else r["score"]
+        total_max = found.max_score if found else r["max_score"] + (r.get("manual_max_score") or 0.0)
+        auto = f"{r['score']:g} / {r['max_score']:g}"
+        lines.append(f"{r['student_id']:<{width}}  {auto:>11}  {by_hand:>17}  {-penalty if penalty else 0:>6g}  "
+                     f"{f'{total:g} / {total_max:g}':>13}  {r['status']}"
                      + (f"  ({r['message'][:80]})" if r.get("message") else ""))
-    lines.append("-" * (width + 30))
+    lines.append("-" * len(header))
     lines.append(f"{len(records)} submissions in {seconds:.0f} s: "
                  + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                  + f"; mean score of graded {mean:.2f}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+MISSING_SOLUTION = "this solution cell is missing from the submission"  # the stub a missing answer is graded as
 
 
 class InvalidNotebook(Exception):
@@ -154,7 +155,7 @@ def _stub_like(source_cell):
     """What a missing solution cell is graded as: the release stub."""
     cell = copy.deepcopy(source_cell)
     if cell.cell_type == "code":
-        cell.source = "raise NotImplementedError('this solution cell is missing from the submission')"
+        cell.source = f"raise NotImplementedError({MISSING_SOLUTION!r})"
         cell.outputs = []
         cell.execution_count = None
     else:
