@@ -283,7 +283,8 @@ def write_csv(out_dir: Path, assignment: str, totals: dict | None = None, unwrit
     ``unwritten`` (whose result file could not be written), with the gradebook's ``totals``
     (``autograder.term.gradebook_totals``: manual points, late penalty) where given."""
     rows = []
-    on_disk = [json.loads(path.read_text()) for path in sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json"))]
+    paths = sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json"))
+    on_disk = [json.loads(path.read_text()) for path in paths]
     for record in on_disk + [r for r in unwritten if r["student_id"] not in {d["student_id"] for d in on_disk}]:
         row = {key: record.get(key, True) if key == "sandboxed" else record.get(key, "") for key in CSV_COLUMNS}
         row.update(manual_score=0.0, manual_max_score=record.get("manual_max_score", 0.0), extra_credit=0.0,
