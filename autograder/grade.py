@@ -246,10 +246,10 @@ def _copy_submission(submission: Submission, workdir: Path, limits: Limits) -> t
                                        max_bytes=limits.submission_mb * untrusted.MB,
                                        max_files=limits.submission_files)
     except untrusted.Refused as refusal:  # the student's or the assignment's folder is a link: nothing is read
-        workdir.mkdir()
+        workdir.mkdir(exist_ok=True)
         return [str(refusal)], {}
     except (FileNotFoundError, NotADirectoryError):
-        workdir.mkdir()
+        workdir.mkdir(exist_ok=True)
         return [], {}
     return walked.notes, {r.name: str(r) for r in walked.refused if "/" not in r.name}
 
