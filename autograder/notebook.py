@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,25 +55,64 @@ def points(cell) -> float:
 
 
 def read_notebook(path: Path):
-    """Read a notebook of any nbformat 4 minor version (or older, upgraded), or raise InvalidNotebook."""
+    """Read a notebook of any nbformat 4 minor version (or older, upgraded), or raise InvalidNotebook.
+
+    For the instructor's files; a student's notebook is read by ``autograder.untrusted.read_notebook``.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidNotebook(f"{path.name}: cannot be read ({error})") from None
+    return parse_notebook(text, path.name)[0]
+
+
+def parse_notebook(text: str, name: str):
+    """The notebook in ``text`` (upgraded to nbformat 4) and how many lone surrogates in it were replaced by
+    U+FFFD (``"\\ud800"`` is valid JSON, but no file or database can take the string it makes); raises
+    InvalidNotebook naming what is wrong."""
     if not text.strip():
-        raise InvalidNotebook(f"{path.name}: the file is empty")
+        raise InvalidNotebook(f"{name}: the file is empty")
     try:
-        json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidNotebook(f"{path.name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise InvalidNotebook(f"{name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    replaced = 0
+    if "\\u" in text or _LONE_SURROGATE.search(text):  # a JSON escape, or the text itself, can carry one
+        data, replaced = replace_lone_surrogates(data)
+        if replaced:
+            text = json.dumps(data)
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several types for bad structure
-        raise InvalidNotebook(f"{path.name}: not a Jupyter notebook ({type(error).__name__}: {error})") from None
+        raise InvalidNotebook(f"{name}: not a Jupyter notebook ({type(error).__name__}: {error})") from None
     if not isinstance(nb.get("cells"), list):
-        raise InvalidNotebook(f"{path.name}: has no list of cells")
-    return nb
+        raise InvalidNotebook(f"{name}: has no list of cells")
+    return nb, replaced
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(value):
+    """``value`` (JSON-like: dicts, lists, strings) with every lone surrogate replaced by U+FFFD, and how many
+    were (a string holding one cannot be encoded, so no file or database could take it)."""
+    count = 0
+
+    def clean(item):
+        nonlocal count
+        if isinstance(item, str):
+            fixed, found = _LONE_SURROGATE.subn("\ufffd", item)
+            count += found
+            return fixed
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    cleaned = clean(value)
+    return cleaned, count
 
 
 @dataclass

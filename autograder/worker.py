@@ -30,6 +30,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async
 
 from autograder import judge as judging
+from autograder import untrusted
 from autograder.notebook import (
     MISSING_SOLUTION,
     InvalidNotebook,
@@ -160,13 +161,20 @@ def run_job(job: Job) -> NotebookResult:
     checks = autograded_checks(source_nb, job.notebook)
     result = NotebookResult(notebook=job.notebook, sandboxed=job.sandbox)
     try:
-        student_nb = read_notebook(Path(job.submission_path))
+        # No-follow and bounded: an earlier kernel of the same submission could have put a link in its place.
+        student_nb, notes = untrusted.read_notebook(Path(job.submission_path),
+                                                    max_bytes=job.submission_mb * untrusted.MB)
+    except untrusted.Refused as error:
+        result.status, result.message = Status.MISSING.value, str(error)
+        return result
+    except FileNotFoundError:
+        result.status, result.message = Status.MISSING.value, f"{job.notebook} was not submitted"
+        return result
     except InvalidNotebook as error:
         result.status, result.message = Status.INVALID.value, str(error)
         return result
 
     assembled = assemble(source_nb, student_nb)
-    notes = []
     if assembled.missing:
         result.status = Status.MISSING_CELLS.value
         notes.append("missing solution cells graded as unanswered: " + ", ".join(assembled.missing))
