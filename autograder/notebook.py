@@ -77,6 +77,11 @@ def parse_notebook(text: str, name: str):
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidNotebook(f"{name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    except RecursionError:
+        raise InvalidNotebook(f"{name}: nested too deeply to be a notebook (more than {MAX_JSON_DEPTH} levels)"
+                              ) from None
+    if json_depth(data) > MAX_JSON_DEPTH:  # every later step (validation, copies, writing) recurses too
+        raise InvalidNotebook(f"{name}: nested too deeply to be a notebook (more than {MAX_JSON_DEPTH} levels)")
     replaced = 0
     if "\\u" in text or _LONE_SURROGATE.search(text):  # a JSON escape, or the text itself, can carry one
         data, replaced = replace_lone_surrogates(data)
@@ -92,6 +97,21 @@ def parse_notebook(text: str, name: str):
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_JSON_DEPTH = 64  # a real notebook nests about 8 levels (widget state a few more)
+
+
+def json_depth(value) -> int:
+    """How deeply lists and dicts nest in ``value``, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def replace_lone_surrogates(value):

@@ -83,3 +83,17 @@ def test_old_nbformat_is_upgraded(tmp_path):
     import json
     old.write_text(json.dumps(nb3))
     assert read_notebook(old).cells[0].source == "x = 1"
+
+
+def test_deeply_nested_json_is_an_invalid_notebook_not_a_grader_error(tmp_path):
+    from autograder.notebook import MAX_JSON_DEPTH, InvalidNotebook, read_notebook
+
+    path = tmp_path / "deep.ipynb"
+    for depth in (100_000, MAX_JSON_DEPTH + 1):  # past the parser's recursion limit, and just past ours
+        path.write_text('{"cells": [], "metadata": {"a": ' + "[" * depth + "]" * depth + '}, "nbformat": 4, '
+                        '"nbformat_minor": 5}')
+        with pytest.raises(InvalidNotebook, match="nested too deeply"):
+            read_notebook(path)
+    path.write_text('{"cells": [], "metadata": {"a": ' + "[" * 20 + "]" * 20 + '}, "nbformat": 4, '
+                    '"nbformat_minor": 5}')
+    assert read_notebook(path).cells == []
