@@ -13,15 +13,26 @@ sandbox:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  { echo "bubblewrap is missing: sudo apt-get install bubblewrap (or grade with --unsafe-no-sandbox)" >&2; exit 1; }
 
-.PHONY: sandbox install demo test test-slow validate check bench bench-grading clean
+.PHONY: sandbox install lock demo test test-slow validate check bench bench-grading clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# One environment for the whole term: every package at the version (and hash) in requirements.lock, then this
+# project itself without resolving anything again. pyproject.toml keeps the ranges; `make lock` re-pins them.
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(PY) -m uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 --quiet -o $(LOCK)
 
 demo: install sandbox
 	$(BIN)/autograder demo

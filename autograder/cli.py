@@ -8,6 +8,7 @@ from pathlib import Path
 from autograder.paths import REPO_ROOT, assignments
 
 EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_MOST_FAILED = 100  # `autograder grade` exits with the number of submissions not graded, up to this
 CONFIG_FILE = REPO_ROOT / "nbgrader_config.py"  # limits, due dates, the late penalty plugin
 
 
@@ -93,7 +94,15 @@ def cmd_grade(args) -> int:
         print(f"autograder grade: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"results: {Path(args.out) / 'grades.csv'}; feedback: {Path(args.out) / 'feedback'}")
-    return EXIT_OK if all(r["status"] in GRADED_STATUSES for r in records) else EXIT_FAILED
+    failed = [r for r in records if r["status"] not in GRADED_STATUSES]
+    if failed:
+        counts = {}
+        for record in failed:
+            counts[record["status"]] = counts.get(record["status"], 0) + 1
+        print(f"autograder grade: {len(failed)} of {len(records)} submissions not graded ("
+              + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "); the exit status is that number"
+              f" (at most {EXIT_MOST_FAILED})", file=sys.stderr)
+    return min(len(failed), EXIT_MOST_FAILED)
 
 
 def cmd_feedback(args) -> int:
@@ -115,7 +124,12 @@ def cmd_export(args) -> int:
     from autograder.export import export
     from autograder.term import load_config
 
-    count = export(db_url=args.db, out_csv=Path(args.out), format=args.format, late_config=load_config(CONFIG_FILE))
+    try:
+        count = export(db_url=args.db, out_csv=Path(args.out), format=args.format,
+                       late_config=load_config(CONFIG_FILE))
+    except FileNotFoundError as error:  # no gradebook there, or one without grades: nothing is written
+        print(f"autograder export: {error}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"{count} students written to {args.out} ({args.format})")
     return EXIT_OK
 
@@ -147,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run kernels without the bubblewrap sandbox (only where bubblewrap cannot run)")
     p.set_defaults(func=cmd_validate)
 
-    p = verbs.add_parser("grade", help="grade submitted/<student>/<assignment>/ folders")
+    p = verbs.add_parser("grade", help="grade submitted/<student>/<assignment>/ folders",
+                         epilog="Exit status: 0 when every submission was graded, else the number that were not "
+                         f"(missing, invalid, timeout, crashed, error; at most {EXIT_MOST_FAILED}), or 1 when "
+                         "grading could not start.")
     p.add_argument("assignment")
     p.add_argument("submitted_dir")
     p.add_argument("--out", required=True, help="folder for grades.csv, results/, feedback/")

@@ -32,6 +32,7 @@ from concurrent.futures import CancelledError
 from importlib import metadata
 from pathlib import Path
 
+from autograder import untrusted
 from autograder.answers import AnswerFiles
 from autograder.records import (
     CourseFiles,
@@ -71,16 +72,23 @@ def collect_course(assignment: str, *, source_dir: Path, answers_dir: Path, hidd
     return CourseFiles(assignment=assignment, files=files, digest=bytes_digest(files))
 
 
-def collect_submission(submission) -> SubmissionFiles:
-    """A student's submitted folder as bytes (what local grading copies: links followed, no checkpoints)."""
-    folder = Path(submission.folder)
-    files = {}
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if path.is_file() and ".ipynb_checkpoints" not in relative.parts:
-                files[relative.as_posix()] = path.read_bytes()
-    return SubmissionFiles(student_id=submission.student_id, assignment=submission.assignment, files=files)
+def collect_submission(submission, limits: Limits | None = None) -> SubmissionFiles:
+    """A student's submitted folder as bytes, as local grading copies it (``autograder.untrusted``: regular
+    files only, no link followed, within ``limits.submission_mb`` and ``submission_files``, no checkpoints);
+    what was refused or left out travels in ``notes``."""
+    limits = limits if limits is not None else Limits()
+    files, notes = {}, []
+    try:
+        files, walked = untrusted.read_folder(submission.submitted_dir, submission.relative,
+                                              max_bytes=limits.submission_mb * untrusted.MB,
+                                              max_files=limits.submission_files)
+        notes = walked.notes
+    except untrusted.Refused as refusal:
+        notes = [str(refusal)]
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return SubmissionFiles(student_id=submission.student_id, assignment=submission.assignment, files=files,
+                           notes=tuple(notes))
 
 
 def _write_files(root: Path, files: dict[str, bytes]) -> None:
@@ -183,9 +191,12 @@ def grade_task(task: GradingTask) -> dict:
         folder = Path(tmp) / "submitted" / student / assignment
         folder.mkdir(parents=True)
         _write_files(folder, task.submission.files)
-        return grade_submission(Submission(student, assignment, folder), source_dir=course_root / "source",
-                                limits=Limits(**task.limits), answers_dir=course_root / "data",
-                                hidden_dir=course_root / "hidden", threads=None if threads >= cores else threads)
+        record = grade_submission(Submission(student, assignment, folder), source_dir=course_root / "source",
+                                  limits=Limits(**task.limits), answers_dir=course_root / "data",
+                                  hidden_dir=course_root / "hidden", threads=None if threads >= cores else threads)
+    # What the submitting machine refused, first, as local grading words it.
+    record["message"] = "; ".join(dict.fromkeys(n for n in (*task.submission.notes, record["message"]) if n))
+    return record
 
 
 # --- on the submitting machine ---
@@ -223,8 +234,8 @@ def grade_on_cluster(submissions: list, *, scheduler: str, source_dir: Path, lim
         run_id = uuid.uuid4().hex[:8]  # keys unique per run: never a result cached from an earlier run
 
         def submit(submission):
-            task = GradingTask(submission=collect_submission(submission), course=course, limits=limits.as_dict(),
-                               threads_by_host=budget)
+            task = GradingTask(submission=collect_submission(submission, limits), course=course,
+                               limits=limits.as_dict(), threads_by_host=budget)
             return client.submit(grade_task, task, key=f"grade-{assignment}-{submission.student_id}-{run_id}",
                                  pure=False, retries=0)
 

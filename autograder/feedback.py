@@ -59,6 +59,16 @@ def _term_section(totals) -> str:
         pending="; some answers are not graded yet" if totals.needs_manual_grade else "")
 
 
+def _manual_note(manual_max: float, totals) -> str:
+    """What the score line says of the points graded by hand: pending, or done with the grader's points."""
+    if not manual_max:
+        return ""
+    if totals is None or totals.needs_manual_grade:
+        return f"; {manual_max:g} more points are graded by hand, not graded yet" + (" (below)" if totals else "")
+    return (f"; graded by hand: {totals.manual_score:g} / {totals.manual_max:g} (grading done); "
+            f"total {totals.total:g} / {totals.max_score:g} (below)")
+
+
 def render(result: dict, totals=None) -> str:
     """The page; ``totals`` (``autograder.term.Totals``) adds manual points, comments, penalty and total."""
     rows = []
@@ -74,8 +84,7 @@ def render(result: dict, totals=None) -> str:
     return PAGE.format(
         title=html.escape(f"{result['assignment']}: feedback for {result['student_id']}"),
         score=result["score"], max_score=result["max_score"], status=html.escape(result["status"]),
-        manual=(f"; {manual:g} more points are graded by hand" + (" (below)" if totals is not None else "")
-                if manual else ""),
+        manual=_manual_note(manual, totals),
         message=f"<p>{html.escape(result['message'])}</p>" if result.get("message") else "",
         unsandboxed=("<p><b>Graded WITHOUT a sandbox</b> (--unsafe-no-sandbox).</p>\n"
                      if result.get("sandboxed") is False else ""),
@@ -96,12 +105,14 @@ def regenerate(*, assignment: str, out_dir: Path, db_url: str | None = None, lat
     (nbgrader's AssignLatePenalties), then rewrite every feedback page and grades.csv of ``assignment``."""
     from autograder import term
     from autograder.grade import write_csv
+    from autograder.gradebook import require_gradebook
 
     out_dir = Path(out_dir)
     results = sorted((out_dir / "results").glob(f"*/{assignment}.json"))
     if not results:
         raise FileNotFoundError(f"no results of {assignment!r} under {out_dir / 'results'}: grade it first")
     db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
+    require_gradebook(db_url, assignment)  # pages without the grader's points would look final
     term.refresh_late_penalties(db_url, assignment, late_config)
     totals = term.gradebook_totals(db_url, assignment)
     written = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import psutil
 from tqdm import tqdm
 
+from autograder import untrusted
 from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, reference_names
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
@@ -41,16 +41,26 @@ class Submission:
     assignment: str
     folder: Path  # submitted/<student_id>/<assignment>
 
+    @property
+    def submitted_dir(self) -> Path:
+        """The instructor's folder above the student's: ``<student_id>/<assignment>`` below it is the student's
+        (``autograder.untrusted`` reads it without following links)."""
+        return self.folder.parents[1]
+
+    @property
+    def relative(self) -> str:
+        return "/".join(self.folder.parts[-2:])
+
 
 def find_submissions(submitted_dir: Path, assignment: str, only: str | None = None) -> list[Submission]:
     submitted_dir = Path(submitted_dir)
     if not submitted_dir.is_dir():
         raise FileNotFoundError(f"submitted folder {submitted_dir} does not exist")
     found = []
-    for student_dir in sorted(p for p in submitted_dir.iterdir() if p.is_dir()):
-        if only is not None and student_dir.name != only:
+    for name in untrusted.subfolders(submitted_dir):  # a student folder that is a link is refused when graded
+        if only is not None and name != only:
             continue
-        found.append(Submission(student_dir.name, assignment, student_dir / assignment))
+        found.append(Submission(name, assignment, submitted_dir / name / assignment))
     if only is not None and not found:
         raise FileNotFoundError(f"no submission folder for student {only!r} in {submitted_dir}")
     return found
@@ -121,7 +131,7 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
         channel_dir=str(workdir.parent / f"{stem}.channel"), kernel_answers_dir=str(kernel_answers_dir),
         judge_answers=list(judge_answers), result_path=str(workdir.parent / f"{stem}.result.json"),
         progress_path=str(workdir.parent / f"{stem}.progress.jsonl"), cell_timeout=limits.cell_timeout,
-        memory_mb=limits.memory_mb, sandbox=limits.sandbox,
+        memory_mb=limits.memory_mb, sandbox=limits.sandbox, submission_mb=limits.submission_mb,
     )
     job_path = workdir.parent / f"{stem}.job.json"
     job.write(job_path)
@@ -178,17 +188,15 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
     """
     sources = source_notebooks(submission.assignment, source_dir)
     names = [p.name for p in sources]
-    matched, notes = _match_notebooks(submission.folder, names)
     statuses, checks, manual, executed = [], [], 0.0, {}
     # A scratch folder that cannot be removed (a file still being written as the kernel dies) must not throw
     # away the verdicts already decided.
     with tempfile.TemporaryDirectory(prefix=f"grade-{submission.student_id}-", ignore_cleanup_errors=True) as tmp:
         workdir = Path(tmp) / "work"
-        if submission.folder.is_dir():
-            shutil.copytree(submission.folder, workdir, symlinks=False,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        else:
-            workdir.mkdir()
+        notes, refused = _copy_submission(submission, workdir, limits)
+        # Matched in the scratch copy: only regular files are there, and the worker reads its notebook there.
+        matched, matching_notes = _match_notebooks(workdir, names)
+        notes += matching_notes
         # The kernel reads a private copy of its answer inputs: code that overwrites them can only
         # hurt its own run, and the expected values stay with the judge.
         kernel_answers, judge_answers = prepare_answers(submission.assignment, answers_dir=answers_dir,
@@ -203,7 +211,8 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
                                       threads=threads)
             else:
                 result = NotebookResult(notebook=source_path.name, status=Status.MISSING.value,
-                                        message=f"{source_path.name} was not submitted", sandboxed=limits.sandbox)
+                                        message=refused.get(source_path.name, f"{source_path.name} was not submitted"),
+                                        sandboxed=limits.sandbox)
             statuses.append(result.status)
             if result.message:
                 notes.append(result.message)
@@ -226,6 +235,23 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         "checks": checks,
         "executed": executed,
     }
+
+
+def _copy_submission(submission: Submission, workdir: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:
+    """Copy the student's folder into the new scratch folder ``workdir``: regular files only, within
+    ``limits.submission_mb`` and ``limits.submission_files`` (``autograder.untrusted``). Returns the notes
+    (what was refused or left out) and the refusal of each top-level file by name."""
+    try:
+        walked = untrusted.copy_folder(submission.submitted_dir, submission.relative, workdir,
+                                       max_bytes=limits.submission_mb * untrusted.MB,
+                                       max_files=limits.submission_files)
+    except untrusted.Refused as refusal:  # the student's or the assignment's folder is a link: nothing is read
+        workdir.mkdir(exist_ok=True)
+        return [str(refusal)], {}
+    except (FileNotFoundError, NotADirectoryError):
+        workdir.mkdir(exist_ok=True)
+        return [], {}
+    return walked.notes, {r.name: str(r) for r in walked.refused if "/" not in r.name}
 
 
 def _check_entry(info, outcome) -> dict:
@@ -252,12 +278,14 @@ def write_result(out_dir: Path, result: dict) -> Path:
     return path
 
 
-def write_csv(out_dir: Path, assignment: str, totals: dict | None = None) -> Path:
-    """grades.csv from every result record of ``assignment`` under ``out_dir/results``, with the gradebook's
-    ``totals`` (``autograder.term.gradebook_totals``: manual points, late penalty) where given."""
+def write_csv(out_dir: Path, assignment: str, totals: dict | None = None, unwritten: list[dict] = ()) -> Path:
+    """grades.csv from every result record of ``assignment`` under ``out_dir/results`` and the records in
+    ``unwritten`` (whose result file could not be written), with the gradebook's ``totals``
+    (``autograder.term.gradebook_totals``: manual points, late penalty) where given."""
     rows = []
-    for path in sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json")):
-        record = json.loads(path.read_text())
+    paths = sorted((Path(out_dir) / "results").glob(f"*/{assignment}.json"))
+    on_disk = [json.loads(path.read_text()) for path in paths]
+    for record in on_disk + [r for r in unwritten if r["student_id"] not in {d["student_id"] for d in on_disk}]:
         row = {key: record.get(key, True) if key == "sandboxed" else record.get(key, "") for key in CSV_COLUMNS}
         row.update(manual_score=0.0, manual_max_score=record.get("manual_max_score", 0.0), extra_credit=0.0,
                    late_penalty=0.0, total=record["score"],
@@ -273,7 +301,8 @@ def write_csv(out_dir: Path, assignment: str, totals: dict | None = None) -> Pat
     if csv_path.is_file():  # keep other assignments' rows
         with csv_path.open(newline="") as handle:
             existing = [r for r in csv.DictReader(handle) if r.get("assignment") != assignment]
-    with csv_path.open("w", newline="") as handle:
+    # A student id from a file name that is not UTF-8 must not cost the class its CSV.
+    with csv_path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(sorted(existing + rows, key=lambda r: (r["assignment"], r["student_id"])))
@@ -287,17 +316,40 @@ def record_finished(record: dict, executed: dict, *, submission: Submission, out
     from autograder import feedback as feedback_module
     from autograder import term
 
-    timestamp, note = term.read_timestamp(submission.folder)
+    timestamp, note = term.read_timestamp(submission.folder, trusted_root=submission.submitted_dir)
+    # Text no file or database can take (a lone surrogate printed by the kernel) is replaced, not fatal.
+    cleaned, replaced = untrusted.replace_lone_surrogates({"record": record, "executed": executed})
+    if replaced:
+        record.update(cleaned["record"])
+        executed = cleaned["executed"]
+        note = "; ".join(filter(None, (note, f"{replaced} characters that cannot be written (lone surrogates) "
+                                       "were replaced by U+FFFD")))
     if note:
         record["message"] = "; ".join(n for n in (record.get("message"), note) if n)
     write_result(out_dir, record)  # the parent is the only writer, one record at a time
     if executed:
         term.write_autograded(autograded_dir, student=record["student_id"], assignment=record["assignment"],
-                              executed=executed, submission_folder=submission.folder)
+                              executed=executed, submission_folder=submission.folder,
+                              trusted_root=submission.submitted_dir)
     book.record(record, executed=executed, timestamp=timestamp, late_config=late_config)
     if feedback:
         totals = term.gradebook_totals(book.db_url, record["assignment"]).get(record["student_id"])
         feedback_module.write_feedback(out_dir, record, totals)
+
+
+def recording_failed(record: dict, error: Exception, *, out_dir: Path) -> dict:
+    """The record of a student whose outputs could not all be written (a write error, text no file takes):
+    status ``error`` with the reason, written to results/ again if at all possible. ``unwritten`` is set when
+    even that failed (grades.csv then takes the row from memory)."""
+    reason = f"recording this submission failed: {_describe(error)}"
+    failed, _ = untrusted.replace_lone_surrogates(dict(record))
+    failed.update(status=Status.ERROR.value, message="; ".join(filter(None, (failed.get("message"), reason))))
+    try:
+        write_result(out_dir, failed)
+    except Exception as again:  # noqa: BLE001 (the class goes on; the run's summary and exit status tell)
+        failed["message"] += f"; its result file could not be written either: {type(again).__name__}: {again}"
+        failed["unwritten"] = True
+    return failed
 
 
 def failure_record(submission: Submission, status: str, message: str) -> dict:
@@ -394,32 +446,57 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
         with tqdm(total=len(submissions), unit="submission", disable=not progress, file=sys.stderr) as bar:
             for submission, record in graded:
                 executed = record.pop("executed", {})  # instructor-only: never in results/ or feedback
-                record_finished(record, executed, submission=submission, out_dir=out_dir, book=book,
-                                autograded_dir=autograded_dir, late_config=config, feedback=feedback)
+                try:
+                    record_finished(record, executed, submission=submission, out_dir=out_dir, book=book,
+                                    autograded_dir=autograded_dir, late_config=config, feedback=feedback)
+                except Exception as error:  # one student's bad record never stops the class
+                    record = recording_failed(record, error, out_dir=out_dir)
                 records.append(record)
                 bar.set_postfix_str(f"{submission.student_id}: {record['status']}")
                 bar.update()
     finally:  # a run stopped half-way (a lost scheduler) still leaves a CSV of every record written
         graded.close()
-        write_csv(out_dir, assignment, term.gradebook_totals(db_url, assignment))
+        try:
+            totals = term.gradebook_totals(db_url, assignment)
+        except Exception as error:  # noqa: BLE001 (the CSV of the scores is still written)
+            print(f"autograder grade: the gradebook could not be read for grades.csv ({_describe(error)}); "
+                  "its rows carry the autograded scores only", file=sys.stderr)
+            totals = None
+        write_csv(out_dir, assignment, totals, unwritten=[r for r in records if r.get("unwritten")])
     records.sort(key=lambda r: r["student_id"])
     if progress:
-        print(summary_table(records, time.monotonic() - started), file=sys.stderr)
+        print(summary_table(records, time.monotonic() - started, totals), file=sys.stderr)
     return records
 
 
-def summary_table(records: list[dict], seconds: float) -> str:
+def summary_table(records: list[dict], seconds: float, totals: dict | None = None) -> str:
+    """The table `grade` prints: per student the columns of grades.csv (auto, by hand, late penalty, total),
+    from the gradebook's ``totals`` where a student has them, so the two never tell different stories."""
     graded = [r for r in records if r["status"] in GRADED_STATUSES]
     counts = {}
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     mean = sum(r["score"] for r in graded) / len(graded) if graded else 0.0
     width = max([len(r["student_id"]) for r in records] + [10])
-    lines = [f"{'student':<{width}}  {'score':>13}  status", "-" * (width + 30)]
+    header = f"{'student':<{width}}  {'auto':>11}  {'by hand':>17}  {'late':>6}  {'total':>13}  status"
+    lines = [header, "-" * len(header)]
     for r in records:
-        lines.append(f"{r['student_id']:<{width}}  {r['score']:>6g} / {r['max_score']:<4g}  {r['status']}"
+        found = (totals or {}).get(r["student_id"])
+        manual_max = found.manual_max if found else r.get("manual_max_score", 0.0)
+        if not manual_max:
+            by_hand = "-"
+        elif found is None or found.needs_manual_grade:
+            by_hand = f"pending / {manual_max:g}"
+        else:
+            by_hand = f"{found.manual_score:g} / {manual_max:g}"
+        penalty = found.late_penalty if found else 0.0
+        total = found.total if found else r["score"]
+        total_max = found.max_score if found else r["max_score"] + (r.get("manual_max_score") or 0.0)
+        auto = f"{r['score']:g} / {r['max_score']:g}"
+        lines.append(f"{r['student_id']:<{width}}  {auto:>11}  {by_hand:>17}  {-penalty if penalty else 0:>6g}  "
+                     f"{f'{total:g} / {total_max:g}':>13}  {r['status']}"
                      + (f"  ({r['message'][:80]})" if r.get("message") else ""))
-    lines.append("-" * (width + 30))
+    lines.append("-" * len(header))
     lines.append(f"{len(records)} submissions in {seconds:.0f} s: "
                  + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
                  + f"; mean score of graded {mean:.2f}")

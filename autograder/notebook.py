@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 # Cell metadata that `assemble` alone sets, on cells it copied from source/ as they are (a student's cell is
 # always rebuilt without its metadata, so it cannot carry this).
 FROM_SOURCE = "autograder_from_source"
+MISSING_SOLUTION = "this solution cell is missing from the submission"  # the stub a missing answer is graded as
 
 
 class InvalidNotebook(Exception):
@@ -63,25 +65,84 @@ def points(cell) -> float:
 
 
 def read_notebook(path: Path):
-    """Read a notebook of any nbformat 4 minor version (or older, upgraded), or raise InvalidNotebook."""
+    """Read a notebook of any nbformat 4 minor version (or older, upgraded), or raise InvalidNotebook.
+
+    For the instructor's files; a student's notebook is read by ``autograder.untrusted.read_notebook``.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidNotebook(f"{path.name}: cannot be read ({error})") from None
+    return parse_notebook(text, path.name)[0]
+
+
+def parse_notebook(text: str, name: str):
+    """The notebook in ``text`` (upgraded to nbformat 4) and how many lone surrogates in it were replaced by
+    U+FFFD (``"\\ud800"`` is valid JSON, but no file or database can take the string it makes); raises
+    InvalidNotebook naming what is wrong."""
     if not text.strip():
-        raise InvalidNotebook(f"{path.name}: the file is empty")
+        raise InvalidNotebook(f"{name}: the file is empty")
     try:
-        json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidNotebook(f"{path.name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise InvalidNotebook(f"{name}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    except RecursionError:
+        raise InvalidNotebook(f"{name}: nested too deeply to be a notebook (more than {MAX_JSON_DEPTH} levels)"
+                              ) from None
+    if json_depth(data) > MAX_JSON_DEPTH:  # every later step (validation, copies, writing) recurses too
+        raise InvalidNotebook(f"{name}: nested too deeply to be a notebook (more than {MAX_JSON_DEPTH} levels)")
+    replaced = 0
+    if "\\u" in text or _LONE_SURROGATE.search(text):  # a JSON escape, or the text itself, can carry one
+        data, replaced = replace_lone_surrogates(data)
+        if replaced:
+            text = json.dumps(data)
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several types for bad structure
-        raise InvalidNotebook(f"{path.name}: not a Jupyter notebook ({type(error).__name__}: {error})") from None
+        raise InvalidNotebook(f"{name}: not a Jupyter notebook ({type(error).__name__}: {error})") from None
     if not isinstance(nb.get("cells"), list):
-        raise InvalidNotebook(f"{path.name}: has no list of cells")
-    return nb
+        raise InvalidNotebook(f"{name}: has no list of cells")
+    return nb, replaced
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_JSON_DEPTH = 64  # a real notebook nests about 8 levels (widget state a few more)
+
+
+def json_depth(value) -> int:
+    """How deeply lists and dicts nest in ``value``, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def replace_lone_surrogates(value):
+    """``value`` (JSON-like: dicts, lists, strings) with every lone surrogate replaced by U+FFFD, and how many
+    were (a string holding one cannot be encoded, so no file or database could take it)."""
+    count = 0
+
+    def clean(item):
+        nonlocal count
+        if isinstance(item, str):
+            fixed, found = _LONE_SURROGATE.subn("\ufffd", item)
+            count += found
+            return fixed
+        if isinstance(item, dict):
+            return {clean(k): clean(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [clean(v) for v in item]
+        return item
+
+    cleaned = clean(value)
+    return cleaned, count
 
 
 @dataclass
@@ -220,7 +281,7 @@ def _stub_like(source_cell):
     cell = copy.deepcopy(source_cell)
     cell.metadata.pop(FROM_SOURCE, None)
     if cell.cell_type == "code":
-        cell.source = "raise NotImplementedError('this solution cell is missing from the submission')"
+        cell.source = f"raise NotImplementedError({MISSING_SOLUTION!r})"
         cell.outputs = []
         cell.execution_count = None
     else:

@@ -47,6 +47,12 @@ class Limits(Configurable):
                     ).tag(config=True)
     sandbox = Bool(True, help="Run each kernel in a bubblewrap sandbox. False (--unsafe-no-sandbox) grades "
                    "without one and marks every result as such.").tag(config=True)
+    submission_mb = Int(200, help="Megabytes of regular files one submission's folder may hold; files past it are "
+                        "not copied for grading, and each is named in the record (notebooks are taken first)."
+                        ).tag(config=True)
+    submission_files = Int(2000, help="Files and folders one submission's folder may hold; past it the rest is not "
+                           "copied for grading, and the record says so (top-level notebooks are taken first)."
+                           ).tag(config=True)
 
     @classmethod
     def section_name(cls) -> str:
@@ -89,6 +95,7 @@ class Job:
     cell_timeout: int
     memory_mb: int
     sandbox: bool
+    submission_mb: int = 200  # ``Limits.submission_mb``: the most of the notebook the worker reads
 
     def write(self, path: Path) -> None:
         Path(path).write_text(json.dumps(asdict(self)))
@@ -173,6 +180,7 @@ class SubmissionFiles:
     student_id: str
     assignment: str
     files: dict[str, bytes]
+    notes: tuple[str, ...] = ()  # what was refused or left out when the folder was read (for the record)
 
 
 @dataclass(frozen=True)

@@ -87,18 +87,37 @@ def term_settings(config: Config) -> TermSettings:
     return TermSettings(**{k: v for k, v in section.items() if k in names})
 
 
-def read_timestamp(folder: Path) -> tuple[datetime.datetime | None, str]:
-    """The submission time from ``timestamp.txt`` (nbgrader collect's format) and a note if it is unreadable."""
+def _timestamp_bytes(folder: Path, trusted_root: Path | None) -> tuple[bytes | None, str]:
+    """The student's ``timestamp.txt`` (a regular file, no link followed below ``trusted_root``, default the
+    folder's parent; at most ``untrusted.TIMESTAMP_MAX_BYTES``) and a note naming why it was refused."""
+    from autograder import untrusted
+
+    folder = Path(folder)
+    root = Path(trusted_root) if trusted_root is not None else folder.parent
+    relative = folder.relative_to(root) / TIMESTAMP_FILE
+    try:
+        return untrusted.read_bytes(root, relative.as_posix(), max_bytes=untrusted.TIMESTAMP_MAX_BYTES), ""
+    except (FileNotFoundError, NotADirectoryError):
+        return None, ""
+    except untrusted.Refused as refusal:
+        if not refusal.name.endswith(TIMESTAMP_FILE):  # the folder itself: its refusal is in the record already
+            return None, ""
+        return None, f"refused {TIMESTAMP_FILE}: {refusal.reason}: graded as on time"
+
+
+def read_timestamp(folder: Path, *, trusted_root: Path | None = None) -> tuple[datetime.datetime | None, str]:
+    """The submission time from ``timestamp.txt`` (nbgrader collect's format) and a note if it is unreadable
+    or refused (``autograder.untrusted``; the note says what is wrong, never what the file says)."""
     from nbgrader.utils import parse_utc
 
-    path = Path(folder) / TIMESTAMP_FILE
-    if not path.is_file():
-        return None, ""
-    text = path.read_text(errors="replace").strip()
+    data, note = _timestamp_bytes(folder, trusted_root)
+    if data is None:
+        return None, note
     try:
-        return parse_utc(text), ""
-    except (ValueError, OverflowError, TypeError):
-        return None, f"{TIMESTAMP_FILE} is not a time ({text[:60]!r}): graded as on time"
+        return parse_utc(data.decode("utf-8").strip()), ""
+    except (ValueError, OverflowError, TypeError, UnicodeDecodeError):
+        return None, (f"{TIMESTAMP_FILE} is not a time (nbgrader collect writes one like "
+                      "2026-10-05 23:59:00.000000 UTC): graded as on time")
 
 
 def set_due_date(db_url: str, assignment: str, due: str) -> None:
@@ -114,11 +133,11 @@ def set_due_date(db_url: str, assignment: str, due: str) -> None:
 
 
 def write_autograded(autograded_dir: Path, *, student: str, assignment: str, executed: dict,
-                     submission_folder: Path) -> list[Path]:
+                     submission_folder: Path, trusted_root: Path | None = None) -> list[Path]:
     """nbgrader's ``autograded/<student>/<assignment>/``: the executed notebooks (instructor-only: test cells
     keep their source, hidden tests included), made inert for the grader's browser (`autograder.inert`:
     only text and valid images from the student's kernel, sanitised student markdown), and the
-    submission's ``timestamp.txt``."""
+    submission's ``timestamp.txt`` (a regular file only, read as ``read_timestamp`` reads it)."""
     autograded_dir = Path(autograded_dir)
     autograded_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(autograded_dir, 0o700)  # hidden test source: the instructor's eyes only
@@ -137,9 +156,9 @@ def write_autograded(autograded_dir: Path, *, student: str, assignment: str, exe
         nbformat.write(shown, str(tmp))
         tmp.replace(path)
         written.append(path)
-    stamp = Path(submission_folder) / TIMESTAMP_FILE
-    if stamp.is_file():
-        (folder / TIMESTAMP_FILE).write_text(stamp.read_text(errors="replace"))
+    stamp, _ = _timestamp_bytes(submission_folder, trusted_root)
+    if stamp is not None:
+        (folder / TIMESTAMP_FILE).write_text(stamp.decode("utf-8", errors="replace"), encoding="utf-8")
     return written
 
 

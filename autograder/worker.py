@@ -13,8 +13,10 @@ the scratch folder, outside the sandbox.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -28,13 +30,16 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async
 
 from autograder import judge as judging
+from autograder import untrusted
 from autograder.notebook import (
+    MISSING_SOLUTION,
     InvalidNotebook,
     assemble,
     autograded_checks,
     grade_id,
     is_autograded_test,
     is_hidden,
+    is_solution,
     read_notebook,
 )
 from autograder.records import CheckOutcome, Job, NotebookResult, Status
@@ -111,6 +116,43 @@ def _kernel_error(cell) -> str:
     return f"{errors[0].get('ename', 'Error')}: {str(errors[0].get('evalue', ''))[:300]}".strip()
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def solution_definitions(source_nb) -> dict[str, str]:
+    """Name -> grade_id of the solution cell of ``source_nb`` that defines it at top level (defs, classes)."""
+    found = {}
+    for cell in source_nb.cells:
+        if cell.get("cell_type") != "code" or not is_solution(cell):
+            continue
+        try:
+            tree = ast.parse("\n".join(line for line in "".join(cell.source).splitlines()
+                                       if not line.lstrip().startswith(("%", "!"))))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, grade_id(cell))
+    return found
+
+
+def _unfinished_cell_message(cell, solutions: dict[str, str]) -> str:
+    """For a check that stopped on a release stub's NotImplementedError: which solution cell to fill in."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors or errors[0].get("ename") != "NotImplementedError":
+        return ""
+    if MISSING_SOLUTION in str(errors[0].get("evalue", "")):
+        return "a solution cell this check calls is missing from your notebook: restore it from the release"
+    trace = _ANSI.sub("", "\n".join(str(line) for line in errors[0].get("traceback", [])))
+    # IPython names each frame "..., in name(args)": the innermost one that a solution cell defines is the stub.
+    called = [name for name in re.findall(r", in (\w+)", trace) if name in solutions]
+    if not called:
+        return ("not implemented yet: the code this check calls raises NotImplementedError; fill in the solution "
+                "cells above it and run this check again")
+    return (f"not implemented yet: fill in the solution cell `{solutions[called[-1]]}` (`{called[-1]}` still "
+            "raises NotImplementedError), then run this check again")
+
+
 def run_job(job: Job) -> NotebookResult:
     """Assemble, execute (probes in the sandboxed kernel) and judge one submission notebook."""
     workdir = Path(job.workdir)
@@ -119,13 +161,20 @@ def run_job(job: Job) -> NotebookResult:
     checks = autograded_checks(source_nb, job.notebook)
     result = NotebookResult(notebook=job.notebook, sandboxed=job.sandbox)
     try:
-        student_nb = read_notebook(Path(job.submission_path))
+        # No-follow and bounded: an earlier kernel of the same submission could have put a link in its place.
+        student_nb, notes = untrusted.read_notebook(Path(job.submission_path),
+                                                    max_bytes=job.submission_mb * untrusted.MB)
+    except untrusted.Refused as error:
+        result.status, result.message = Status.MISSING.value, str(error)
+        return result
+    except FileNotFoundError:
+        result.status, result.message = Status.MISSING.value, f"{job.notebook} was not submitted"
+        return result
     except InvalidNotebook as error:
         result.status, result.message = Status.INVALID.value, str(error)
         return result
 
     assembled = assemble(source_nb, student_nb)
-    notes = []
     if assembled.missing:
         result.status = Status.MISSING_CELLS.value
         notes.append("missing solution cells graded as unanswered: " + ", ".join(assembled.missing))
@@ -133,6 +182,7 @@ def run_job(job: Job) -> NotebookResult:
         notes.append("duplicated cells, the first copy was graded: " + ", ".join(assembled.duplicated))
 
     answers = load_judge_answers(job.judge_answers)
+    solutions = solution_definitions(source_nb)
     nb = assembled.notebook
     tests: dict[int, tuple[str, judging.CellParts, bool, str]] = {}
     for index, cell in enumerate(nb.cells):
@@ -153,7 +203,8 @@ def run_job(job: Job) -> NotebookResult:
                 result.cell_errors.append(f"{grade_id(cell) or f'cell {cell_index}'}: {error[:200]}")
             return
         gid, parts, hidden, _ = tests[cell_index]
-        outcome = _judge_cell(cell, execute_reply, client.probes.pop(cell_index, None), parts, hidden, answers)
+        outcome = _judge_cell(cell, execute_reply, client.probes.pop(cell_index, None), parts, hidden, answers,
+                              solutions)
         result.checks[gid] = outcome
         with progress_path.open("a") as progress:
             progress.write(json.dumps({"grade_id": gid, "passed": outcome.passed, "message": outcome.message}) + "\n")
@@ -197,11 +248,18 @@ def run_job(job: Job) -> NotebookResult:
     return result
 
 
-def _judge_cell(cell, reply, payload, parts, hidden: bool, answers: dict) -> CheckOutcome:
-    """The verdict on one test cell: the judge's, on the values the probe sent; nothing else passes."""
+def _judge_cell(cell, reply, payload, parts, hidden: bool, answers: dict,
+                solutions: dict[str, str] | None = None) -> CheckOutcome:
+    """The verdict on one test cell: the judge's, on the values the probe sent; nothing else passes.
+
+    ``solutions`` maps each name a solution cell of the source defines to that cell's grade_id (so that a
+    release stub's NotImplementedError can say which cell to fill in)."""
     content = (reply or {}).get("content", {})
     if content.get("ename") == "CellTimeoutError":
         return CheckOutcome(False, f"the code this check calls ran too long ({content.get('evalue', '')})")
+    unfinished = _unfinished_cell_message(cell, solutions or {})
+    if unfinished:
+        return CheckOutcome(False, unfinished)
     error = _kernel_error(cell)
     if error:
         return CheckOutcome(False, f"your code raised {error}")

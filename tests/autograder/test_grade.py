@@ -120,6 +120,10 @@ def test_untouched_release_gets_zero(graded_class):
     assert records["untouched"]["status"] == "graded"
     assert records["untouched"]["score"] == 0
     assert records["untouched"]["checks"] and all(not c["passed"] for c in records["untouched"]["checks"])
+    # each failed check says which cell to fill in, not only "your code raised NotImplementedError"
+    messages = {c["grade_id"]: c["message"] for c in records["untouched"]["checks"]}
+    assert messages["add_values"].startswith("not implemented yet: fill in the solution cell `add`"), messages
+    assert "solution cell `scale`" in messages["scale_values"], messages
 
 
 def test_wrong_function_loses_exactly_its_checks(graded_class):

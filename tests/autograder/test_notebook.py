@@ -135,3 +135,15 @@ def test_student_markdown_is_kept_after_the_graded_cell_it_followed():
     added = rebuilt.cells[ids.index("My note on add")]
     assert dict(added.metadata) == {}  # rebuilt: a student cannot claim to be the source
     assert not any(c.cell_type == "raw" for c in rebuilt.cells)
+def test_deeply_nested_json_is_an_invalid_notebook_not_a_grader_error(tmp_path):
+    from autograder.notebook import MAX_JSON_DEPTH, InvalidNotebook, read_notebook
+
+    path = tmp_path / "deep.ipynb"
+    for depth in (100_000, MAX_JSON_DEPTH + 1):  # past the parser's recursion limit, and just past ours
+        path.write_text('{"cells": [], "metadata": {"a": ' + "[" * depth + "]" * depth + '}, "nbformat": 4, '
+                        '"nbformat_minor": 5}')
+        with pytest.raises(InvalidNotebook, match="nested too deeply"):
+            read_notebook(path)
+    path.write_text('{"cells": [], "metadata": {"a": ' + "[" * 20 + "]" * 20 + '}, "nbformat": 4, '
+                    '"nbformat_minor": 5}')
+    assert read_notebook(path).cells == []

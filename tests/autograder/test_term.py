@@ -125,8 +125,10 @@ def test_manual_grades_survive_regrading_and_reach_feedback_and_exports(term, tm
     out, records, kwargs, config = term
     db = _db(out)
     with Gradebook(db, course_id=COURSE_ID) as book:  # what a grader enters in formgrader
-        book.find_grade("explain_scale", "Tiny", TINY, "on_time").manual_score = 1.5
-        book.find_grade("explain_scale", "Tiny", TINY, "late").manual_score = 2.0
+        for student, score in (("on_time", 1.5), ("late", 2.0)):
+            grade_row = book.find_grade("explain_scale", "Tiny", TINY, student)
+            grade_row.manual_score = score
+            grade_row.needs_manual_grade = False  # formgrader's GradeHandler clears it with a score
         book.find_grade("add_values", "Tiny", TINY, "on_time").extra_credit = 0.5
         book.find_comment("explain_scale", "Tiny", TINY, "on_time").manual_comment = "Say by how much."
         book.db.commit()
@@ -141,6 +143,8 @@ def test_manual_grades_survive_regrading_and_reach_feedback_and_exports(term, tm
     regenerate(assignment=TINY, out_dir=out, late_config=late_config)
     page = (out / "feedback" / "on_time" / f"{TINY}.html").read_text()
     assert "Say by how much." in page and "1.5 / 2" in page
+    # every answer is graded: the score line says so, instead of "points are graded by hand"
+    assert "graded by hand: 1.5 / 2 (grading done)" in page and "not graded yet" not in page
     assert "<b>8 / 8</b>" in page  # 6 auto + 1.5 manual + 0.5 extra credit
     assert "SECRET_HIDDEN_ASSERTION" not in page
     rows = {r["student_id"]: r for r in _rows(out / "grades.csv")}
@@ -169,6 +173,50 @@ def test_manual_grades_survive_regrading_and_reach_feedback_and_exports(term, tm
     page.write_text(page.read_text().replace('class="late-penalty">4', 'class="late-penalty">3'))
     assert agreement_problems(out_dir=out, assignment=TINY, db_url=db, canvas_csv=canvas) == [
         "late: feedback late penalty 3 != 4"]
+
+
+def test_feedback_before_manual_grading_says_it_is_pending(term):
+    out, *_ = term
+    page = (out / "feedback" / "bad_stamp" / f"{TINY}.html").read_text()  # a written answer nobody graded yet
+    assert "2 more points are graded by hand, not graded yet" in page
+    # the release stub of the answer scores 0 without a grader (nbgrader's rule): nothing is pending there
+    assert "graded by hand: 0 / 2 (grading done)" in (out / "feedback" / "untouched" / f"{TINY}.html").read_text()
+
+
+def test_summary_after_grade_shows_the_columns_of_grades_csv(term, capsys):
+    from autograder.grade import summary_table
+    from autograder.term import gradebook_totals
+
+    out, records, *_ = term
+    table = summary_table(sorted(records.values(), key=lambda r: r["student_id"]), 1.0,
+                          gradebook_totals(_db(out), TINY))
+    rows = {line.split()[0]: line for line in table.splitlines()[2:-2]}
+    header = table.splitlines()[0]
+    assert ["auto", "by", "hand", "late", "total"] == header.split()[1:6]
+    assert "pending / 2" in rows["bad_stamp"]  # the written answer is not graded yet
+    csv_rows = {r["student_id"]: r for r in _rows(out / "grades.csv")}
+    for student, line in rows.items():  # the total column is grades.csv's
+        row = csv_rows[student]
+        assert f"{float(row['total']):g} / {float(row['total_max']):g}" in line, (student, line)
+    assert float(csv_rows["late"]["late_penalty"]) > 0 and f"-{float(csv_rows['late']['late_penalty']):g}" in rows["late"]
+
+
+def test_export_and_feedback_refuse_a_gradebook_that_is_not_there(term, tmp_path, capsys):
+    out, *_ = term
+    typo = f"sqlite:///{out / 'gradebok.db'}"
+    assert cli_main(["export", "--db", typo, "--out", str(tmp_path / "class.csv")]) == 1
+    assert "no gradebook at" in capsys.readouterr().err
+    assert not (out / "gradebok.db").exists() and not (tmp_path / "class.csv").exists()
+    assert cli_main(["feedback", TINY, "--out", str(out), "--db", typo]) == 1
+    assert "no gradebook at" in capsys.readouterr().err
+    assert not (out / "gradebok.db").exists()
+    # a gradebook that exists but holds none of this assignment's grades is refused too
+    assert cli_main(["feedback", TINY, "--out", str(out), "--db", _db(out).replace(TINY, TINY)]) == 0
+    from autograder.gradebook import GradebookMissing, require_gradebook
+
+    with pytest.raises(GradebookMissing, match="no graded submissions of 'gan_basics'"):
+        require_gradebook(_db(out), "gan_basics")
+    require_gradebook(_db(out), TINY)  # the real one passes
 
 
 def test_feedback_command_needs_graded_results(tmp_path, capsys):
