@@ -1,6 +1,7 @@
 """The class report (`autograder report`) and the similarity of solution cells (`autograder.similarity`).
 
-Most tests build OUT/results/<student>/<a>.json by hand (fast); one grades the tiny assignment for real.
+The tests build OUT/results/<student>/<a>.json and autograded/ notebooks by hand (fast); the report of a real
+grading run is tested in test_grade.py (`test_class_report_of_a_graded_class`, on its graded class).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 from autograder.cli import main as cli_main
 from autograder.report import check_stats, normalise_message, write_report
 from autograder.similarity import SimilaritySettings, find_similar, similar_pairs
-from conftest import TINY, TINY_NOTEBOOK, replace_solution, write_submission
 
 A = "hw"
 NB = "Hw.ipynb"
@@ -234,23 +234,3 @@ def test_threshold_is_a_setting():
     assert similar_pairs(cells, stubs) == []
     assert similar_pairs(cells, stubs, SimilaritySettings(similarity_threshold=0.0))
 
-
-def test_graded_class_report(tiny_course, tmp_path):
-    """A real grading run: the records carry their grading time, and the report reads OUT as grade wrote it."""
-    from autograder.grade import Limits, grade
-
-    submitted, out = tmp_path / "submitted", tmp_path / "out"
-    solution = tiny_course / "source" / TINY / TINY_NOTEBOOK
-    scale = ("def scale(x, factor=2.0):\n    values = np.asarray(x, dtype=float)\n    scaled = values * factor\n"
-             "    result = np.array(scaled, copy=True)\n    return result\n")
-    write_submission(submitted, "first", replace_solution(solution, "scale", scale))
-    write_submission(submitted, "copier", replace_solution(
-        solution, "scale", scale.replace("values", "v").replace("scaled", "s") + "# done\n"))
-    write_submission(submitted, "wrong", replace_solution(solution, "add", "def add(a, b):\n    return a - b"))
-    records = grade(assignment=TINY, submitted_dir=submitted, out_dir=out, source_dir=tiny_course / "source",
-                    limits=Limits(cell_timeout=10, submission_timeout=60, memory_mb=4096), jobs=2,
-                    progress=False, feedback=False, config_file=None)
-    assert all(r["grading_seconds"] > 0 and r["graded_at"] for r in records)
-    page = write_report(out_dir=out, assignment=TINY, release_dir=tiny_course / "release").read_text()
-    assert "67% (2/3)" in _cells_of(page, "add_values")[2]
-    assert "copier / first" in page
