@@ -210,11 +210,12 @@ th,td{border:1px solid #ccc;padding:.25em .5em;vertical-align:top;text-align:lef
 td.n{text-align:right}tr.bad td{background:#fdecea}pre{margin:0;white-space:pre-wrap;max-width:540px;font-size:90%}
 .note{color:#555}img{display:block;margin:.5em 0}"""
 # Sorting our own tables: click a header; numbers sort by their data-v value. Reads cells, never writes markup.
-SORT_SCRIPT = """document.querySelectorAll('table.sortable th').forEach(function(th, col){th.addEventListener('click',
-function(){var body=th.closest('table').tBodies[0],rows=Array.from(body.rows),up=th.dataset.up!=='1';
-th.dataset.up=up?'1':'0';rows.sort(function(a,b){var x=a.cells[col],y=b.cells[col],
-p=parseFloat(x.dataset.v),q=parseFloat(y.dataset.v),c=(!isNaN(p)&&!isNaN(q))?p-q:
-x.textContent.localeCompare(y.textContent);return up?c:-c;});rows.forEach(function(r){body.appendChild(r);});});});"""
+SORT_SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table){
+table.querySelectorAll('thead th').forEach(function(th, col){th.addEventListener('click',function(){
+var body=table.tBodies[0],rows=Array.from(body.rows),up=th.dataset.up!=='1';th.dataset.up=up?'1':'0';
+rows.sort(function(a,b){var x=a.cells[col],y=b.cells[col],p=parseFloat(x.dataset.v),q=parseFloat(y.dataset.v),
+c=(!isNaN(p)&&!isNaN(q))?p-q:x.textContent.localeCompare(y.textContent);return up?c:-c;});
+rows.forEach(function(r){body.appendChild(r);});});});});"""
 
 
 def _table(headers: list[str], rows: list[list], row_classes: list[str] | None = None) -> str:
@@ -294,8 +295,8 @@ def assignment_page(*, assignment: str, records: list[dict], rows: list[dict], s
                 "per-cell times). Records graded before timing was added show none.</p>")
     student_table = []
     for r in rows:
-        late = (f"{r['hours_late']:.1f} h, -{_fmt(r['late_penalty'])}" if r["hours_late"] > 0 or r["late_penalty"]
-                else "")
+        late = ", ".join(filter(None, (f"{r['hours_late']:.1f} h late" if r["hours_late"] > 0 else "",
+                                       f"-{_fmt(r['late_penalty'])}" if r["late_penalty"] else "")))
         manual = "pending" if r["manual_pending"] else _fmt(r["manual"])
         seconds = r["grading_seconds"]
         student_table.append([
@@ -360,7 +361,7 @@ def _assignment_report(*, out_dir: Path, assignment: str, db_url, release_dir, c
         pairs = find_similar(out_dir=out_dir, assignment=assignment, release_dir=release_dir, settings=settings,
                              notebooks_dir=notebooks_dir)
         note = (f"Solution cells compared after removing the release stub's lines and normalising names, strings, "
-                f"comments and whitespace (copydetect winnowing, {settings.similarity_noise_chars}-character "
+                f"comments and whitespace (copydetect fingerprints, {settings.similarity_noise_chars}-character "
                 f"k-grams); pairs at or above {100 * settings.similarity_threshold:.0f}% "
                 "(c.Autograder.similarity_threshold) are listed; cells shorter than "
                 f"{settings.similarity_min_chars} normalised characters are not compared. A pair is a lead to "
