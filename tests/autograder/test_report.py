@@ -234,3 +234,30 @@ def test_threshold_is_a_setting():
     assert similar_pairs(cells, stubs) == []
     assert similar_pairs(cells, stubs, SimilaritySettings(similarity_threshold=0.0))
 
+
+
+def test_record_carries_grading_time(tmp_path):
+    """`grade_submission` stamps when and how long (a submission with no notebook: no kernel, fast)."""
+    from autograder.grade import Limits, Submission, grade_submission
+    from conftest import TINY, TINY_NOTEBOOK, tiny_source_notebook
+
+    (tmp_path / "source" / TINY).mkdir(parents=True)
+    nbformat.write(tiny_source_notebook(), tmp_path / "source" / TINY / TINY_NOTEBOOK)
+    record = grade_submission(Submission("nobody", TINY, tmp_path / "submitted" / "nobody" / TINY),
+                              source_dir=tmp_path / "source", limits=Limits(), answers_dir=tmp_path,
+                              hidden_dir=tmp_path)
+    assert record["status"] == "missing"
+    assert record["grading_seconds"] >= 0 and record["graded_at"].endswith("+00:00")
+
+
+def test_release_scaffold_is_not_similarity():
+    """Code the release gave every student (a scaffold in the stub) does not make two solutions alike."""
+    scaffold = ("def batches(data, size):\n    \"\"\"Yield the batches of data.\"\"\"\n"
+                "    order = np.random.default_rng(0).permutation(len(data))\n"
+                "    for start in range(0, len(data), size):\n        chunk = order[start:start + size]\n"
+                "        # YOUR CODE HERE\n        raise NotImplementedError()\n")
+    one = scaffold.replace("        raise NotImplementedError()\n", "        yield np.take(data, chunk, axis=0)\n")
+    two = scaffold.replace("        raise NotImplementedError()\n", "        yield [data[i] for i in chunk]\n")
+    cells = {(NB, "batches"): {"one": one, "two": two}}
+    assert similar_pairs(cells, {(NB, "batches"): scaffold}) == []
+    assert similar_pairs(cells, {})  # had the scaffold counted, they would be listed
