@@ -102,7 +102,37 @@ def cmd_grade(args) -> int:
         print(f"autograder grade: {len(failed)} of {len(records)} submissions not graded ("
               + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "); the exit status is that number"
               f" (at most {EXIT_MOST_FAILED})", file=sys.stderr)
+    _class_report(args.assignment, Path(args.out), args.db)
     return min(len(failed), EXIT_MOST_FAILED)
+
+
+def _class_report(assignment: str, out: Path, db: str | None) -> None:
+    """After grading: the class report, or why not (grading itself succeeded either way)."""
+    from autograder.report import write_report
+    from autograder.term import load_config
+
+    try:
+        path = write_report(out_dir=out, assignment=assignment, db_url=db, config=load_config(CONFIG_FILE))
+        print(f"class report: {path}")
+    except Exception as error:  # a report problem must not hide the grades already written
+        print(f"class report not written ({type(error).__name__}: {error}); "
+              f"make it with `autograder report {assignment} --out {out}`", file=sys.stderr)
+
+
+def cmd_report(args) -> int:
+    from autograder.report import write_report
+    from autograder.term import load_config
+
+    assignment = None if args.all else args.assignment
+    try:
+        path = write_report(out_dir=Path(args.out), assignment=assignment, db_url=args.db,
+                            dest=Path(args.dest) if args.dest else None, config=load_config(CONFIG_FILE),
+                            notebooks_dir=Path(args.notebooks) if args.notebooks else None)
+    except FileNotFoundError as error:
+        print(f"autograder report: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"class report: {path}")
+    return EXIT_OK
 
 
 def cmd_feedback(args) -> int:
@@ -190,6 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the folder `autograder grade --out` wrote")
     p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db)")
     p.set_defaults(func=cmd_feedback)
+
+    p = verbs.add_parser("report", help="the class at a glance: scores, checks, statuses, similar solutions (HTML)")
+    p.add_argument("assignment", nargs="?", default=None,
+                   help="the assignment (omitted: an overview of every assignment graded under OUT)")
+    p.add_argument("--all", action="store_true", help="the overview of every assignment graded under OUT")
+    p.add_argument("--out", required=True, help="the folder `autograder grade --out` wrote")
+    p.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///OUT/gradebook.db)")
+    p.add_argument("--dest", default=None,
+                   help="file to write (default OUT/report/<assignment>.html; with --all a folder, default OUT/report)")
+    p.add_argument("--notebooks", default=None, metavar="DIR",
+                   help="compare solutions in DIR/<student>/<assignment>/*.ipynb (default OUT/autograded; "
+                   "nbgrader's submitted/ works too)")
+    p.set_defaults(func=cmd_report)
 
     p = verbs.add_parser("export", help="class grades from the gradebook (CSV, or Canvas's import file)")
     p.add_argument("--db", required=True, help="gradebook URL, e.g. sqlite:///OUT/gradebook.db")

@@ -7,6 +7,7 @@ the only writer of the results, the CSV, the gradebook and the feedback.
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
 import subprocess
@@ -186,6 +187,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
     The record's ``executed`` maps each notebook's file name to the executed notebook (for nbgrader's
     ``autograded/`` folder); the parent takes it out before writing the record.
     """
+    started = time.monotonic()
     sources = source_notebooks(submission.assignment, source_dir)
     names = [p.name for p in sources]
     statuses, checks, manual, executed = [], [], 0.0, {}
@@ -223,7 +225,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
     status = next((s for s in STATUS_PRECEDENCE if s in statuses), Status.GRADED.value)
     if not limits.sandbox:
         notes.insert(0, UNSANDBOXED_NOTE)
-    return {
+    return _with_grading_time({
         "student_id": submission.student_id,
         "assignment": submission.assignment,
         "score": sum(c["score"] for c in checks),
@@ -234,7 +236,15 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         "sandboxed": bool(limits.sandbox),
         "checks": checks,
         "executed": executed,
-    }
+    }, started)
+
+
+def _with_grading_time(record: dict, started: float) -> dict:
+    """The record with when it was graded (``graded_at``, UTC) and the wall time it took (``grading_seconds``),
+    for the class report (``autograder.report``)."""
+    record["graded_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record["grading_seconds"] = round(time.monotonic() - started, 2)
+    return record
 
 
 def _copy_submission(submission: Submission, workdir: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:

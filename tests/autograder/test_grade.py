@@ -296,3 +296,19 @@ def test_a_grader_error_is_retried_once_then_reported_with_where(monkeypatch, tm
     assert "graded again after a grader error: OSError: scratch folder vanished for once" in records["once"]["message"]
     assert records["always"]["status"] == "error" and records["always"]["checks"] == []
     assert "OSError: scratch folder vanished for always (at test_grade.py:" in records["always"]["message"]
+
+
+def test_class_report_of_a_graded_class(graded_class, tiny_course):
+    """The records carry their grading time; `autograder.report` reads OUT as grade wrote it (results,
+    grades.csv, gradebook, autograded/ notebooks with their solution cells)."""
+    from autograder.report import write_report
+    from autograder.similarity import read_class_cells
+
+    out, records, *_ = graded_class
+    assert all(r["grading_seconds"] > 0 and r["graded_at"] for r in records.values() if r["checks"])
+    page = write_report(out_dir=out, assignment=TINY, release_dir=tiny_course / "release",
+                        dest=out / "report-test" / "tiny.html").read_text()
+    for student, status in (("ignores_interrupt", "timeout"), ("exits_kernel", "crashed"), ("reference", "graded")):
+        assert f"<td>{student}</td><td>{status}</td>" in page
+    cells = read_class_cells(notebooks_dir=out / "autograded", assignment=TINY)
+    assert "return a - b" in cells[(TINY_NOTEBOOK, "add")]["wrong_add"]
