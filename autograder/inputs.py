@@ -133,15 +133,15 @@ def read_or_create_secret(path: Path) -> bytes:
 def reference_digest() -> str:
     """sha256 of the code the expected values come from (the references and the ``course`` helpers they use):
     a cached answer is reused only while that code is unchanged."""
-    import course
+    import course.checks
 
     from autograder import answers
 
     files = {}
-    for package in (answers, course):
-        root = Path(package.__file__).parent
+    for name, root in (("autograder.answers", Path(answers.__file__).parent),
+                       ("course", Path(course.checks.__file__).parent)):
         for path in sorted(root.rglob("*.py")):
-            files[f"{package.__name__}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+            files[f"{name}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + len(files[name]).to_bytes(8, "big") + files[name])

@@ -14,7 +14,7 @@ import pytest
 
 from autograder import inputs as inputs_module
 from autograder.answers import build_answers, npz_bytes, read_npz
-from autograder.grade import Limits, grade, prepare_answers
+from autograder.grade import Limits, Submission, grade, prepare_answers
 from autograder.inputs import GradingInputs, GradingSecretError, read_or_create_secret
 from autograder.paths import REPO_ROOT
 from autograder.validate import validate
@@ -54,8 +54,8 @@ def _kernel_inputs(out, student) -> dict:
     raise AssertionError(f"{student}'s kernel printed no inputs")
 
 
-def _grade(course, submitted, out, instructor, **options):
-    records = grade(assignment=DRAWN, submitted_dir=submitted, out_dir=out, jobs=2, limits=LIMITS,
+def _grade(course, submitted, out, instructor, jobs=2, **options):
+    records = grade(assignment=DRAWN, submitted_dir=submitted, out_dir=out, jobs=jobs, limits=LIMITS,
                     source_dir=course / "source", answers_dir=course / "data", hidden_dir=course / "hidden",
                     progress=False, inputs=instructor, **options)
     return {r["student_id"]: r for r in records}
@@ -117,16 +117,16 @@ def test_two_students_get_their_own_inputs_and_the_reference_full_marks(graded):
 
 def test_a_regrade_draws_the_same_inputs_and_a_resubmission_new_ones(graded, tmp_path):
     course, root, instructor, records, _ = graded
-    again = _grade(course, root / "submitted", tmp_path / "regrade", instructor, only="alice")
+    again = _grade(course, root / "submitted", tmp_path / "regrade", instructor, only="alice", jobs=1)
     assert again["alice"]["answers_seed"] == records["alice"]["answers_seed"]
     assert _kernel_inputs(tmp_path / "regrade", "alice") == _kernel_inputs(root / "out", "alice")
-    resubmitted = tmp_path / "resubmitted"
-    shutil.copytree(root / "submitted" / "alice", resubmitted / "alice")
-    (resubmitted / "alice" / DRAWN / "timestamp.txt").write_text(T2)
-    later = _grade(course, resubmitted, tmp_path / "later", instructor)
-    assert later["alice"]["answers_seed"] != records["alice"]["answers_seed"]
-    assert _kernel_inputs(tmp_path / "later", "alice") != _kernel_inputs(root / "out", "alice")
-    assert later["alice"]["score"] == DRAWN_FULL
+    # Resubmitted later (nbgrader collect writes the new time): other inputs.
+    resubmitted = tmp_path / "resubmitted" / "alice" / DRAWN
+    shutil.copytree(root / "submitted" / "alice" / DRAWN, resubmitted)
+    (resubmitted / "timestamp.txt").write_text(T2)
+    later = instructor.drawer().for_submission(Submission("alice", DRAWN, resubmitted))
+    assert later.seed != records["alice"]["answers_seed"]
+    assert read_npz_bytes(later.npz)["double_x"].tolist() != _kernel_inputs(root / "out", "alice")["double_x"]
 
 
 def test_hard_coding_a_classmates_want_loses_those_points(graded):
