@@ -67,8 +67,9 @@ def _scores(record):
 
 @pytest.fixture(scope="module")
 def graded(drawn_reference, tmp_path_factory):
-    """alice and bob submit the reference solution at the same time; mallory hard-codes the `want` of the visible
-    check that alice's feedback would show her."""
+    """alice and bob submit the reference solution at the same time; mallory hard-codes the public `want` (what
+    every student's feedback showed when all were graded on the same inputs), trudy the `want` on alice's inputs
+    (what a failed check of alice's would show her)."""
     course = drawn_reference
     root = tmp_path_factory.mktemp("drawn-class")
     instructor = _instructor(root)
@@ -76,9 +77,15 @@ def graded(drawn_reference, tmp_path_factory):
     reference = _showing_inputs(nbformat.read(solution, as_version=4))
     seen = read_npz_bytes(instructor.drawer().draw(DRAWN, "alice", _parse(T1)).npz)
     alices_want = seen["double_true"]
-    copier = replace_solution(solution, "double", f"def double(x):\n    return np.array({alices_want.tolist()!r})")
+    public_want = read_npz(course / "data" / f"{DRAWN}.npz")["double_true"]
+
+    def copying(want):
+        return _showing_inputs(replace_solution(solution, "double",
+                                                f"def double(x):\n    return np.array({want.tolist()!r})"))
+
     submitted = root / "submitted"
-    for student, notebook in (("alice", reference), ("bob", reference), ("mallory", _showing_inputs(copier))):
+    for student, notebook in (("alice", reference), ("bob", reference), ("mallory", copying(public_want)),
+                              ("trudy", copying(alices_want))):
         _submit(submitted, student, notebook, T1)
     records = _grade(course, submitted, root / "out", instructor)
     return course, root, instructor, records, alices_want
@@ -131,8 +138,8 @@ def test_a_regrade_draws_the_same_inputs_and_a_resubmission_new_ones(graded, tmp
 
 def test_hard_coding_a_classmates_want_loses_those_points(graded):
     _, root, _, records, alices_want = graded
-    # What mallory copied is what a failing check of alice's would show: the want on alice's inputs.
     assert _scores(records["mallory"]) == {"double_values": 0, "double_scaled_hidden": 0}
+    assert _scores(records["trudy"]) == {"double_values": 0, "double_scaled_hidden": 0}
     check = next(c for c in records["mallory"]["checks"] if c["grade_id"] == "double_values")
     assert "want:" in check["message"]  # her own want: a failed visible check shows it, it helps nobody else
     page = (root / "out" / "feedback" / "mallory" / f"{DRAWN}.html").read_text()
@@ -212,3 +219,28 @@ def test_validate_grades_the_source_and_release_on_drawn_inputs(drawn_reference,
     assert ok, report
     assert "answers_seed" in report and "[source]: all 2 checks pass" in report
     assert "[release]: all 2 checks fail" in report
+
+
+@pytest.mark.slow  # two real gan_basics submissions (TensorFlow): about a minute on 2 idle cores
+def test_two_students_of_a_real_assignment_get_their_own_inputs_and_full_marks(tmp_path):
+    from autograder.answers import key_usage
+    from autograder.paths import source_notebooks
+
+    assignment = "gan_basics"
+    for student in ("alice", "bob"):
+        folder = tmp_path / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        for notebook in source_notebooks(assignment):
+            shutil.copy(notebook, folder / notebook.name)
+        (folder / "timestamp.txt").write_text(T1)
+    records = grade(assignment=assignment, submitted_dir=tmp_path / "submitted", out_dir=tmp_path / "out", jobs=2,
+                    limits=Limits(cell_timeout=600, submission_timeout=1800), progress=False, feedback=False,
+                    inputs=_instructor(tmp_path))
+    by_student = {r["student_id"]: r for r in records}
+    for record in records:
+        assert record["score"] == record["max_score"] > 0, [c for c in record["checks"] if not c["passed"]]
+    seeds = {s: r["answers_seed"] for s, r in by_student.items()}
+    assert seeds["alice"] != seeds["bob"]
+    alice, bob = (build_answers(assignment, seed=seeds[s]) for s in ("alice", "bob"))
+    read = [k for k in key_usage(assignment).kernel if k in alice and alice[k].dtype.kind == "f"]
+    assert read and all(not np.array_equal(alice[k], bob[k]) for k in read)
