@@ -10,8 +10,8 @@ the output contract, ``executed`` notebooks included). This process stays the on
 code) and bubblewrap. Each task carries the assignment's source notebooks, its answer files (the
 instructor-only ones too: the worker's judge reads them; its kernel gets only the inputs, as locally), the
 answers drawn for that submission on this machine (``autograder.inputs``: the grading secret never leaves
-it) and the student's submitted folder, as bytes (``autograder.records.GradingTask``). No shared filesystem is needed and
-no worker reads a course checkout of its own. At start, ``client.run`` asks every worker for its package
+it) and the student's submitted folder, as bytes (``autograder.records.GradingTask``). No shared filesystem
+is needed and no worker reads a course checkout of its own. At start, ``client.run`` asks every worker for its package
 version, a digest of its installed ``autograder``/``course`` code, its Python version, whether a sandbox can
 start there, and the digest of the course files it was sent; grading refuses (``ClusterRefused``, naming the
 worker) if any differs from this machine's.

@@ -22,7 +22,8 @@ from conftest import DRAWN, DRAWN_FULL, DRAWN_NOTEBOOK, replace_solution, write_
 
 LIMITS = Limits(cell_timeout=30, submission_timeout=120, memory_mb=4096)
 T1, T2 = "2026-12-01 10:00:00.000000 UTC", "2026-12-01 11:30:00.000000 UTC"
-SHOW_INPUTS = 'print("KERNEL_INPUTS", json.dumps({k: np.asarray(v).tolist() for k, v in load_answers("drawn").items()}))'
+SHOW_INPUTS = ('print("KERNEL_INPUTS", json.dumps({k: np.asarray(v).tolist() '
+               'for k, v in load_answers("drawn").items()}))')
 
 
 def _instructor(tmp_path) -> GradingInputs:
