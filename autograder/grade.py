@@ -27,15 +27,8 @@ from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, re
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks, testkit_modules
-from autograder.records import (
-    GRADED_STATUSES,
-    STATUS_PRECEDENCE,
-    Job,
-    Limits,
-    NotebookResult,
-    Status,
-    SubmissionAnswers,
-)
+from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
+from autograder.records import SubmissionAnswers
 
 # score / max_score: the autograded part; manual and extra credit from formgrader; total after the late penalty.
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_score", "manual_max_score", "extra_credit",
@@ -94,8 +87,8 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path,
-                    source_dir: Path = SOURCE_DIR, answers: SubmissionAnswers | None = None) -> tuple[Path, list[str]]:
+def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path, source_dir: Path = SOURCE_DIR,
+                    answers: SubmissionAnswers | None = None) -> tuple[Path, list[str]]:
     """The kernel's answer folder and the judge's answer files.
 
     The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes, setup
