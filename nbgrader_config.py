@@ -19,6 +19,11 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.g
 c.Autograder.cell_timeout = 120  # seconds one cell may run
 c.Autograder.submission_timeout = 1200  # seconds one whole submission may run
 c.Autograder.memory_mb = 8192  # address-space cap of one grading worker and its kernel
+# Grading inputs drawn per submission (autograder/inputs.py): the secret that seeds them (made on first use, mode
+# 0600; back it up, a regrade draws the same inputs only with it) and the cache of drawn answers. Defaults shown;
+# both must stay outside this repository.
+# c.Autograder.grading_secret = "~/.config/gan-course/grading-secret"
+# c.Autograder.answers_cache = "~/.cache/gan-course/grading-answers"
 c.ExecutePreprocessor.timeout = 120
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 

@@ -69,9 +69,17 @@ def cmd_validate(args) -> int:
         except SandboxUnavailable as error:
             print(f"autograder validate: {error}", file=sys.stderr)
             return EXIT_FAILED
+    from autograder.inputs import GradingInputs
+    from autograder.term import load_config
+
+    inputs = GradingInputs.from_config(load_config(CONFIG_FILE))
     all_ok = True
     for name in _assignments(args.assignments):
-        ok, report = validate(assignment=name, limits=limits, jobs=args.jobs)
+        try:
+            ok, report = validate(assignment=name, limits=limits, jobs=args.jobs, inputs=inputs)
+        except ValueError as error:  # a grading secret that cannot be used
+            print(f"autograder validate: {error}", file=sys.stderr)
+            return EXIT_FAILED
         print(report, flush=True)
         all_ok &= ok
     print("validate: OK" if all_ok else "validate: FAILED")

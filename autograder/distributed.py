@@ -8,9 +8,10 @@ the output contract, ``executed`` notebooks included). This process stays the on
 
 **How workers get the course**: they need only the installed ``gan-course`` package (same version, same
 code) and bubblewrap. Each task carries the assignment's source notebooks, its answer files (the
-instructor-only ones too: the worker's judge reads them; its kernel gets only the inputs, as locally) and the
-student's submitted folder, as bytes (``autograder.records.GradingTask``). No shared filesystem is needed and
-no worker reads a course checkout of its own. At start, ``client.run`` asks every worker for its package
+instructor-only ones too: the worker's judge reads them; its kernel gets only the inputs, as locally), the
+answers drawn for that submission on this machine (``autograder.inputs``: the grading secret never leaves
+it) and the student's submitted folder, as bytes (``autograder.records.GradingTask``). No shared filesystem
+is needed and no worker reads a course checkout of its own. At start, ``client.run`` asks every worker for its package
 version, a digest of its installed ``autograder``/``course`` code, its Python version, whether a sandbox can
 start there, and the digest of the course files it was sent; grading refuses (``ClusterRefused``, naming the
 worker) if any differs from this machine's.
@@ -65,8 +66,7 @@ def collect_course(assignment: str, *, source_dir: Path, answers_dir: Path, hidd
     files = {f"source/{assignment}/{p.name}": p.read_bytes()
              for p in sorted((Path(source_dir) / assignment).glob("*.ipynb"))}
     answer_files = AnswerFiles.of(assignment, data_dir=answers_dir, hidden_dir=hidden_dir)
-    for key, path in (("data", answer_files.public), ("hidden", answer_files.hidden),
-                      ("hidden", answer_files.grading)):
+    for key, path in (("data", answer_files.public), ("hidden", answer_files.hidden)):
         if path.is_file():
             files[f"{key}/{path.name}"] = path.read_bytes()
     return CourseFiles(assignment=assignment, files=files, digest=bytes_digest(files))
@@ -193,7 +193,8 @@ def grade_task(task: GradingTask) -> dict:
         _write_files(folder, task.submission.files)
         record = grade_submission(Submission(student, assignment, folder), source_dir=course_root / "source",
                                   limits=Limits(**task.limits), answers_dir=course_root / "data",
-                                  hidden_dir=course_root / "hidden", threads=None if threads >= cores else threads)
+                                  hidden_dir=course_root / "hidden", threads=None if threads >= cores else threads,
+                                  answers=task.answers)
     # What the submitting machine refused, first, as local grading words it.
     record["message"] = "; ".join(dict.fromkeys(n for n in (*task.submission.notes, record["message"]) if n))
     return record
@@ -203,8 +204,11 @@ def grade_task(task: GradingTask) -> dict:
 
 
 def grade_on_cluster(submissions: list, *, scheduler: str, source_dir: Path, limits: Limits, answers_dir: Path,
-                     hidden_dir: Path, connect_timeout: float = CONNECT_TIMEOUT) -> Iterator[tuple[object, dict]]:
+                     hidden_dir: Path, connect_timeout: float = CONNECT_TIMEOUT,
+                     drawer=None) -> Iterator[tuple[object, dict]]:
     """Grade ``submissions`` on the Dask cluster at ``scheduler``; yield ``(submission, record)`` as each is done.
+
+    ``drawer`` (``autograder.inputs.AnswerDrawer``) draws each submission's answers here, before its task leaves.
 
     Raises ``ClusterRefused`` before grading anything if the cluster cannot be used, ``SchedulerLost`` if the
     scheduler goes away during the run.
@@ -234,10 +238,14 @@ def grade_on_cluster(submissions: list, *, scheduler: str, source_dir: Path, lim
         run_id = uuid.uuid4().hex[:8]  # keys unique per run: never a result cached from an earlier run
 
         def submit(submission):
+            key = f"grade-{assignment}-{submission.student_id}-{run_id}"
+            try:
+                answers = drawer.for_submission(submission) if drawer is not None else None
+            except Exception as error:  # recorded as this student's grader error, the class goes on
+                return client.submit(_not_drawn, f"{type(error).__name__}: {error}", key=key, pure=False, retries=0)
             task = GradingTask(submission=collect_submission(submission, limits), course=course,
-                               limits=limits.as_dict(), threads_by_host=budget)
-            return client.submit(grade_task, task, key=f"grade-{assignment}-{submission.student_id}-{run_id}",
-                                 pure=False, retries=0)
+                               limits=limits.as_dict(), threads_by_host=budget, answers=answers)
+            return client.submit(grade_task, task, key=key, pure=False, retries=0)
 
         # A bounded window of tasks in flight: the scheduler never holds a whole class of notebooks at once.
         window = max(2, TASKS_PER_THREAD * sum(w.nthreads for w in workers))
@@ -270,6 +278,10 @@ def grade_on_cluster(submissions: list, *, scheduler: str, source_dir: Path, lim
             yield submission, record
     finally:
         client.close()
+
+
+def _not_drawn(reason: str) -> dict:
+    raise RuntimeError(f"could not draw this submission's grading answers: {reason}")
 
 
 def _lost_message(scheduler: str) -> str:

@@ -29,6 +29,7 @@ from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks, testkit_modules
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
+from autograder.records import SubmissionAnswers
 
 # score / max_score: the autograded part; manual and extra credit from formgrader; total after the late penalty.
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "manual_score", "manual_max_score", "extra_credit",
@@ -97,21 +98,26 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path,
-                    source_dir: Path = SOURCE_DIR) -> tuple[Path, list[str]]:
+def prepare_answers(assignment: str, *, answers_dir: Path, hidden_dir: Path, dest: Path, source_dir: Path = SOURCE_DIR,
+                    answers: SubmissionAnswers | None = None) -> tuple[Path, list[str]]:
     """The kernel's answer folder and the judge's answer files.
 
     The kernel gets, of its own assignment only, the keys that code running in the kernel reads (probes, setup
     cells and the assignment's testkit module; by name or through an f-string:
     ``autograder.judge.answer_key_usage``), never a hidden expected value.
-    With a grading set (``autograder/hidden/<a>.grading.npz``) those come from it and the judge reads all of
-    it; otherwise from the public file, and the judge reads the public and hidden files.
+    With ``answers`` drawn for this submission (``autograder.inputs``) those come from them and the judge reads
+    all of them (``dest/judge/``, never mounted in the sandbox); otherwise from the public file, and the judge
+    reads the public and hidden files.
     """
     files = AnswerFiles.of(assignment, data_dir=answers_dir, hidden_dir=hidden_dir)
     kernel_dir = dest / "answers"
     kernel_dir.mkdir(parents=True, exist_ok=True)
-    judge_files = [str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)]
-    inputs_from = files.grading if files.grading.is_file() else files.public
+    judge_files, inputs_from = [str(files.public), str(files.hidden)], files.public
+    if answers is not None:
+        inputs_from = dest / "judge" / f"{assignment}.npz"
+        inputs_from.parent.mkdir(parents=True, exist_ok=True)
+        inputs_from.write_bytes(answers.npz)
+        judge_files = [str(inputs_from)]
     if inputs_from.is_file():
         # Only keys that kernel code reads, by name or through an f-string (``answers[f"{name}_x"]``), and never
         # one of the hidden expected values (``lint_notebook`` keeps them out of kernel code).
@@ -181,8 +187,11 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
 
 def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits,
                      answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
-                     threads: int | None = None) -> dict:
+                     threads: int | None = None, answers: SubmissionAnswers | None = None) -> dict:
     """Grade every notebook of one submission; returns the result record of the output contract.
+
+    ``answers``: drawn for this submission (``autograder.inputs.AnswerDrawer``); the record then names their
+    seed. Without them the answer files in ``answers_dir``/``hidden_dir`` serve.
 
     The record's ``executed`` maps each notebook's file name to the executed notebook (for nbgrader's
     ``autograded/`` folder); the parent takes it out before writing the record.
@@ -202,7 +211,8 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         # The kernel reads a private copy of its answer inputs: code that overwrites them can only
         # hurt its own run, and the expected values stay with the judge.
         kernel_answers, judge_answers = prepare_answers(submission.assignment, answers_dir=answers_dir,
-                                                        hidden_dir=hidden_dir, dest=Path(tmp), source_dir=source_dir)
+                                                        hidden_dir=hidden_dir, dest=Path(tmp), source_dir=source_dir,
+                                                        answers=answers)
         for source_path in sources:
             source_nb = read_notebook(source_path)
             manual += manual_points(source_nb)
@@ -235,6 +245,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         "manual_max_score": manual,
         "sandboxed": bool(limits.sandbox),
         "checks": checks,
+        **(answers.record_fields() if answers is not None else {}),
         "executed": executed,
     }, started)
 
@@ -368,12 +379,19 @@ def failure_record(submission: Submission, status: str, message: str) -> dict:
             "max_score": 0.0, "status": status, "checks": [], "message": message}
 
 
+def _draw_and_grade(submission: Submission, drawer, **options) -> dict:
+    """Grade one submission on the answers ``drawer`` (``autograder.inputs.AnswerDrawer``, None: the answer
+    files) draws for it."""
+    answers = drawer.for_submission(submission) if drawer is not None else None
+    return grade_submission(submission, answers=answers, **options)
+
+
 def grade_locally(submissions: list[Submission], *, jobs: int, source_dir: Path, limits: Limits,
-                  answers_dir: Path, hidden_dir: Path) -> Iterator[tuple[Submission, dict]]:
+                  answers_dir: Path, hidden_dir: Path, drawer=None) -> Iterator[tuple[Submission, dict]]:
     """Grade on this machine, ``jobs`` submissions at a time; yield each record as it is done."""
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_submission, s, source_dir=source_dir, limits=limits,
+        futures = {pool.submit(_draw_and_grade, s, drawer, source_dir=source_dir, limits=limits,
                                answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads): s
                    for s in submissions}
         for future in as_completed(futures):
@@ -382,8 +400,8 @@ def grade_locally(submissions: list[Submission], *, jobs: int, source_dir: Path,
                 record = future.result()
             except Exception as first:  # a bug of ours, or the machine: once more before giving up
                 try:
-                    record = grade_submission(submission, source_dir=source_dir, limits=limits,
-                                              answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads)
+                    record = _draw_and_grade(submission, drawer, source_dir=source_dir, limits=limits,
+                                             answers_dir=answers_dir, hidden_dir=hidden_dir, threads=threads)
                     record["message"] = "; ".join(filter(None, (record["message"],
                                                   f"graded again after a grader error: {_describe(first)}")))
                 except Exception as error:  # must not lose the rest of the class
@@ -407,7 +425,7 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
           source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR,
           feedback: bool = True, progress: bool = True, scheduler: str | None = None,
           resume: bool = False, autograded_dir: Path | None = None,
-          config_file: Path | None = REPO_ROOT / "nbgrader_config.py") -> list[dict]:
+          config_file: Path | None = REPO_ROOT / "nbgrader_config.py", inputs=None) -> list[dict]:
     """Grade a class; write results, grades.csv, the gradebook, nbgrader's autograded/ and feedback; return
     the records.
 
@@ -419,6 +437,8 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     (``c.Autograder.due_dates``) and the late penalty plugin (``c.AssignLatePenalties.plugin_class``).
     Refuses (``SandboxUnavailable``, naming the fix) when ``limits.sandbox`` and no sandbox can be started
     here (local grading) or on a worker (``distributed.ClusterRefused``).
+    An assignment with an answer reference is graded on inputs drawn per submission (``autograder.inputs``;
+    ``inputs``, a ``GradingInputs``, says where the secret and the cache are; default ``c.Autograder.*``).
     """
     from autograder import gradebook, term
     from autograder.sandbox import require_sandbox
@@ -444,7 +464,11 @@ def grade(*, assignment: str, submitted_dir: Path, out_dir: Path, jobs: int | No
     autograded_dir = Path(autograded_dir) if autograded_dir else out_dir / "autograded"
     term.write_formgrader_config(autograded_dir=autograded_dir, db_url=db_url, source_dir=source_dir,
                                  submitted_dir=submitted_dir)
-    where = dict(source_dir=source_dir, limits=limits, answers_dir=answers_dir, hidden_dir=hidden_dir)
+    from autograder.inputs import GradingInputs
+
+    inputs = inputs if inputs is not None else GradingInputs.from_config(config)
+    drawer = inputs.drawer() if assignment in reference_names() else None  # a bad secret stops before grading
+    where = dict(source_dir=source_dir, limits=limits, answers_dir=answers_dir, hidden_dir=hidden_dir, drawer=drawer)
     if scheduler is not None:
         from autograder.distributed import grade_on_cluster
 

@@ -159,7 +159,8 @@ class CourseFiles:
     answer files (instructor-only files included: the trusted worker's judge reads them, the kernel never).
 
     Keys are paths relative to a course root: ``source/<a>/<nb>.ipynb``, ``data/<a>.npz``,
-    ``hidden/<a>.npz``, ``hidden/<a>.grading.npz`` (only the files that exist).
+    ``hidden/<a>.npz`` (only the files that exist). An assignment with an answer reference is graded on each
+    task's ``SubmissionAnswers`` instead of the answer files.
     """
 
     assignment: str
@@ -184,13 +185,29 @@ class SubmissionFiles:
 
 
 @dataclass(frozen=True)
+class SubmissionAnswers:
+    """The answers one submission is graded with, drawn for it on the submitting machine (``autograder.inputs``):
+    the judge reads all of them, the kernel only the inputs its code reads. Never holds the grading secret."""
+
+    assignment: str
+    seed: int  # ``autograder.answers.build_answers(assignment, seed=seed)`` gives these answers again
+    npz: bytes  # those answers as an ``.npz`` (``autograder.answers.npz_bytes``)
+    drawn_for: dict  # what the seed was derived from: assignment, student id, timestamp, secret fingerprint, ...
+
+    def record_fields(self) -> dict:
+        """The seed's provenance in the result record (instructor-only; not shown in feedback)."""
+        return {"answers_seed": self.seed, "answers_drawn_for": dict(self.drawn_for)}
+
+
+@dataclass(frozen=True)
 class GradingTask:
-    """One Dask task: grade one submission with these course files and limits."""
+    """One Dask task: grade one submission with these course files and limits (and its drawn answers)."""
 
     submission: SubmissionFiles
     course: CourseFiles
     limits: dict  # ``Limits.as_dict()``
     threads_by_host: dict[str, int]  # TensorFlow threads per kernel on each worker host (cores / task slots)
+    answers: SubmissionAnswers | None = None  # None: the assignment has no reference; the course's files serve
 
 
 @dataclass(frozen=True)

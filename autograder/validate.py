@@ -3,7 +3,9 @@ release stubs earn none.
 
 Three steps per notebook: ``autograder.judge.lint_notebook`` (probe/judge test cells, imports first, no bare
 ``assert``, one grading flag, no hidden expected value read by visible code); then both runs go through the
-grading worker (sandbox, probe, judge), so validation exercises exactly what grading does.
+grading worker (sandbox, probe, judge), so validation exercises exactly what grading does: an assignment with
+an answer reference is graded on inputs drawn for a pseudo-student (``autograder.inputs.VALIDATE_STUDENT``),
+as a real submission's are, so full marks prove the solutions and the reference agree on drawn inputs.
 """
 from __future__ import annotations
 
@@ -17,24 +19,29 @@ from autograder.judge import lint_notebook
 from autograder.nbgrader_api import generate_assignment
 from autograder.notebook import autograded_checks, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
-from autograder.records import Limits, NotebookResult
+from autograder.records import Limits, NotebookResult, SubmissionAnswers
 
 
 def _run(assignment: str, source_path: Path, submission_path: Path, limits: Limits, answers_dir: Path,
-         hidden_dir: Path) -> NotebookResult:
+         hidden_dir: Path, answers: SubmissionAnswers | None) -> NotebookResult:
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         kernel_answers, judge_answers = prepare_answers(assignment, answers_dir=answers_dir, hidden_dir=hidden_dir,
-                                                        dest=Path(tmp), source_dir=source_path.parent.parent)
+                                                        dest=Path(tmp), source_dir=source_path.parent.parent,
+                                                        answers=answers)
         return run_notebook(source_path=source_path, submission_path=submission_path, workdir=workdir,
                             limits=limits, assignment=assignment, kernel_answers_dir=kernel_answers,
                             judge_answers=judge_answers)
 
 
 def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Path = DATA_DIR,
-             hidden_dir: Path = HIDDEN_DIR, limits: Limits | None = None, jobs: int = 2) -> tuple[bool, str]:
-    """Return (ok, report) for one assignment."""
+             hidden_dir: Path = HIDDEN_DIR, limits: Limits | None = None, jobs: int = 2,
+             inputs=None) -> tuple[bool, str]:
+    """Return (ok, report) for one assignment. ``inputs`` (``autograder.inputs.GradingInputs``, default its
+    defaults) holds the secret the pseudo-student's inputs are drawn with."""
+    from autograder.inputs import VALIDATE_STUDENT, GradingInputs
+
     limits = limits if limits is not None else Limits()
     sources = source_notebooks(assignment, source_dir)
     if not sources:
@@ -49,6 +56,12 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
             lines += [f"    {problem}" for problem in problems]
         else:
             lines.append(f"{assignment}/{source_path.name} [conventions]: OK")
+    answers = None
+    if assignment in reference_names():
+        inputs = inputs if inputs is not None else GradingInputs()
+        answers = inputs.drawer().draw(assignment, VALIDATE_STUDENT, None)
+        lines.append(f"{assignment}: graded on inputs drawn for {VALIDATE_STUDENT!r} (answers_seed {answers.seed}: "
+                     f"`autograder.answers.build_answers({assignment!r}, seed={answers.seed})`)")
     with tempfile.TemporaryDirectory(prefix="validate-release-") as tmp:
         release_dir = Path(tmp) / "release"
         generate_assignment(assignment=assignment, release_dir=release_dir,
@@ -59,7 +72,8 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
                 release_path = release_dir / assignment / source_path.name
                 for kind, path, should_pass in (("source", source_path, True), ("release", release_path, False)):
                     runs.append((source_path, kind, should_pass,
-                                 pool.submit(_run, assignment, source_path, path, limits, answers_dir, hidden_dir)))
+                                 pool.submit(_run, assignment, source_path, path, limits, answers_dir, hidden_dir,
+                                             answers)))
             for source_path, kind, should_pass, future in runs:
                 result = future.result()
                 checks = autograded_checks(read_notebook(source_path), source_path.name)

@@ -3,8 +3,9 @@ workers) against plain `nbgrader autograde`, side by side.
 
 All of them grade the same K copies of an assignment's reference submission in one run; the floor is the
 cost of starting one kernel and importing TensorFlow, which no grader can avoid per submission.
-Prints seconds per submission, the speed-up ratios and the ratio to the floor, and writes
-benchmarks/results/grading.md.
+Prints seconds per submission, the speed-up ratios and the ratio to the floor, and the cost of drawing one
+submission's grading answers (``autograder.inputs``: the NumPy reference, cold and from the cache, already
+inside every grading row), and writes benchmarks/results/grading.md.
 """
 from __future__ import annotations
 
@@ -82,6 +83,30 @@ def time_nbgrader(assignment: str, submitted: Path, course: Path) -> float:
     return time.perf_counter() - started
 
 
+def time_answers(assignment: str, cache_dir: Path, students: int = 3) -> tuple[float, float]:
+    """Seconds to draw one submission's answers: cold (the NumPy reference runs) and cached (a regrade), the
+    median over ``students`` pseudo-students."""
+    from statistics import median
+
+    from autograder.inputs import AnswerDrawer
+
+    drawer = AnswerDrawer(os.urandom(32), cache_dir=cache_dir)
+    timings = {"cold": [], "cached": []}
+    for kind in timings:
+        for i in range(students):
+            started = time.perf_counter()
+            drawer.draw(assignment, f"student{i:02d}", None)
+            timings[kind].append(time.perf_counter() - started)
+    return median(timings["cold"]), median(timings["cached"])
+
+
+def answers_line(assignment: str, cold: float, cached: float, per_submission: float) -> str:
+    """The report line of the drawn answers' cost, beside the grading time per submission it is part of."""
+    return (f"- drawing one submission's grading answers (`{assignment}` NumPy reference, included in every row "
+            f"above): {cold:.3f} s cold, {cached * 1000:.1f} ms cached "
+            f"({100 * cold / per_submission:.1f}% of `--jobs 1` per submission)")
+
+
 def time_floor(repeats: int) -> float:
     """Seconds to start a kernel and import TensorFlow (the per-submission cost no grader avoids)."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import tensorflow as tf\nimport course.checks")])
@@ -118,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         submitted = make_class(tmp, args.assignment, args.copies)
+        from autograder.answers import build_answers
+
+        build_answers(args.assignment)  # the reference imported: its import is not a per-submission cost
+        answers_cold, answers_cached = time_answers(args.assignment, tmp / "answers-cache")
         if not args.only_ours:
             floor = time_floor(repeats=3)
             notebook = time_notebook(args.assignment)
@@ -161,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{100 * (ours_1 / unsandboxed_1 - 1):+.1f}% (target <= 5%)",
         f"- Dask with 2 workers over local `--jobs 2`, per submission: **{dask_2 / ours_2:.2f}x** (target <= 1.10x);"
         f" Dask with 1 worker over `--jobs 1`: {dask_1 / ours_1:.2f}x",
+        answers_line(args.assignment, answers_cold, answers_cached, ours_1 / k),
     ]
     report = "\n".join(lines)
     print(report)

@@ -1,6 +1,8 @@
 """`autograder answers`: writing, checking, and the errors it gives."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,30 +98,38 @@ def test_grading_set_has_fresh_inputs_and_the_same_keys(name):
 
 @pytest.mark.parametrize("name", reference_names())
 def test_grading_kernel_gets_the_inputs_its_code_reads_and_no_hidden_expected_value(name, tmp_path):
-    """While grading, the kernel's answer file holds what kernel code reads of the grading set (by name or through
-    an f-string such as ``answers[f"{case}_seed"]``) and none of the expected values only the judge may see."""
+    """While grading, the kernel's answer file holds what kernel code reads of the answers drawn for the submission
+    (by name or through an f-string such as ``answers[f"{case}_seed"]``) and none of the expected values only the
+    judge may see; the judge reads all of the drawn answers."""
     from autograder.grade import prepare_answers
+    from autograder.inputs import GradingInputs
     from autograder.paths import DATA_DIR, HIDDEN_DIR
 
-    kernel_dir, judge_files = prepare_answers(name, answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path)
+    drawn = GradingInputs().drawer().draw(name, "student", None)
+    kernel_dir, judge_files = prepare_answers(name, answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path,
+                                              answers=drawn)
     kernel = read_npz(kernel_dir / f"{name}.npz")
-    files = AnswerFiles.of(name)
-    full = read_npz(files.grading) if files.grading.is_file() else read_npz(files.public)
+    full = build_answers(name, seed=drawn.seed)
     usage = key_usage(name)
     assert kernel and set(kernel) <= set(full)
     assert not set(kernel) & hidden_keys(name)
     assert all(usage.kernel_reads(key) for key in kernel)
     assert usage.kernel & set(full) - hidden_keys(name) <= set(kernel)
-    for key in kernel:  # from the grading set, when there is one: fresh inputs
+    for key in kernel:  # drawn for this submission: not the public inputs
         np.testing.assert_array_equal(kernel[key], full[key])
-    assert judge_files == ([str(files.grading)] if files.grading.is_file() else [str(files.public), str(files.hidden)])
+    assert [Path(f).parent for f in judge_files] == [tmp_path / "judge"]
+    assert read_npz(Path(judge_files[0])).keys() == full.keys()
 
 
 def test_f_string_and_testkit_keys_reach_the_kernel_but_never_an_expected_value(tmp_path):
     from autograder.grade import prepare_answers
     from autograder.paths import DATA_DIR, HIDDEN_DIR
 
-    kernel_dir, _ = prepare_answers("keras_model_gan", answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path)
+    from autograder.inputs import GradingInputs
+
+    drawn = GradingInputs().drawer().draw("keras_model_gan", "student", None)
+    kernel_dir, _ = prepare_answers("keras_model_gan", answers_dir=DATA_DIR, hidden_dir=HIDDEN_DIR, dest=tmp_path,
+                                    answers=drawn)
     kernel = read_npz(kernel_dir / "keras_model_gan.npz")
     assert {"dense_generator_seed", "dense_generator_x", "cond_conv_discriminator_c"} <= set(kernel)
     assert {"run_noise", "run_real", "cond_step_classes"} <= set(kernel)  # read by course/testkit/keras_model_gan.py

@@ -31,8 +31,9 @@ from autograder.distributed import (
     grade_task,
 )
 from autograder.grade import Limits, Submission, grade
+from autograder.inputs import GradingInputs
 from autograder.records import GradingTask
-from conftest import TINY, TINY_NOTEBOOK, replace_solution, write_submission
+from conftest import DRAWN, DRAWN_FULL, DRAWN_NOTEBOOK, TINY, TINY_NOTEBOOK, replace_solution, write_submission
 
 LIMITS = Limits(cell_timeout=10, submission_timeout=60, memory_mb=4096)
 DASK = Path(sys.executable).parent / "dask"
@@ -316,3 +317,40 @@ def test_local_resume_grades_only_missing_students(tiny_course, tiny_class, tmp_
     records = grade(resume=True, **options)
     assert written == ["reference"]
     assert {r["student_id"]: _outcome(r) for r in records} == {s: _outcome(local[s]) for s in students}
+
+
+def test_cluster_grades_on_answers_drawn_here_and_no_task_holds_the_secret(cluster, drawn_reference, tmp_path):
+    """Each task carries its submission's answers, drawn on this machine (the workers know neither the secret nor
+    the `drawn` reference): the reference earns full marks on them, a copy of the public `want` earns nothing."""
+    import cloudpickle
+
+    course = drawn_reference
+    instructor = GradingInputs(grading_secret=str(tmp_path / "config" / "grading-secret"),
+                               answers_cache=str(tmp_path / "cache"))
+    solution = course / "source" / DRAWN / DRAWN_NOTEBOOK
+    public_want = np.load(course / "data" / f"{DRAWN}.npz")["double_true"]
+    submitted = tmp_path / "submitted"
+    notebooks = {"alice": nbformat.read(solution, as_version=4), "bob": nbformat.read(solution, as_version=4),
+                 "copier": replace_solution(solution, "double",
+                                            f"def double(x):\n    return np.array({public_want.tolist()!r})")}
+    for student, notebook in notebooks.items():
+        write_submission(submitted, student, notebook, name=DRAWN_NOTEBOOK, assignment=DRAWN)
+    records = {r["student_id"]: r for r in grade(
+        assignment=DRAWN, submitted_dir=submitted, out_dir=tmp_path / "out", limits=LIMITS,
+        scheduler=cluster.address, source_dir=course / "source", answers_dir=course / "data",
+        hidden_dir=course / "hidden", progress=False, inputs=instructor)}
+    drawer = instructor.drawer()
+    for student in ("alice", "bob"):
+        assert records[student]["score"] == DRAWN_FULL, records[student]["message"]
+        assert records[student]["answers_seed"] == drawer.seed(DRAWN, student, None)
+    assert records["alice"]["answers_seed"] != records["bob"]["answers_seed"]
+    assert records["copier"]["score"] == 0
+    secret_hex = (tmp_path / "config" / "grading-secret").read_text().strip()
+    submission = Submission("alice", DRAWN, submitted / "alice" / DRAWN)
+    task = GradingTask(submission=collect_submission(submission), limits=LIMITS.as_dict(), threads_by_host={},
+                       course=collect_course(DRAWN, source_dir=course / "source", answers_dir=course / "data",
+                                             hidden_dir=course / "hidden"),
+                       answers=drawer.for_submission(submission))
+    blob = cloudpickle.dumps(task)
+    assert task.answers.seed == records["alice"]["answers_seed"]
+    assert secret_hex.encode() not in blob and bytes.fromhex(secret_hex) not in blob
