@@ -157,23 +157,28 @@ def _size(outs) -> int:
                + _chars(o.get("evalue", "")) for o in outs)
 
 
-def _cap_executed(nb, cap_mb: int) -> str:
+def _cap_executed(nb, cap_mb: int) -> tuple[bool, str]:
     """Keep the executed notebook under ``cap_mb``: past it code cells lose their outputs and cells their
-    attachments (test cells keep their verdict); returns a note, or "" when nothing was removed."""
+    attachments (test cells keep their verdict); still past it, it is not kept at all. Returns whether to keep
+    it and a note ("" when nothing was removed)."""
     if not cap_mb:
-        return ""
+        return True, ""
     cap = cap_mb * 1024 * 1024
     size = len(nbformat.writes(nb))
     if size <= cap:
-        return ""
+        return True, ""
     note = (f"[outputs removed by the grader: the executed notebook was {size / 2**20:.0f} MB, over the cap of "
             f"{cap_mb} MB (c.Autograder.executed_notebook_mb)]\n")
     for cell in nb.cells:
         cell.pop("attachments", None)
         if cell.cell_type == "code" and not is_autograded_test(cell) and cell.get("outputs"):
             cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=note)]
-    return f"the executed notebook's outputs were removed: it was {size / 2**20:.0f} MB, over the cap of " \
-           f"{cap_mb} MB (c.Autograder.executed_notebook_mb)"
+    stripped = len(nbformat.writes(nb))
+    if stripped > cap:
+        return False, (f"the executed notebook ({stripped / 2**20:.0f} MB without outputs) was not kept: over the "
+                       f"cap of {cap_mb} MB (c.Autograder.executed_notebook_mb)")
+    return True, (f"the executed notebook's outputs were removed: it was {size / 2**20:.0f} MB, over the cap of "
+                  f"{cap_mb} MB (c.Autograder.executed_notebook_mb)")
 
 
 def load_judge_answers(paths: list[str]) -> dict[str, np.ndarray]:
@@ -296,8 +301,9 @@ def run_job(job: Job) -> NotebookResult:
         outcome = result.checks[gid]
         cell.outputs = [nbformat.v4.new_output(
             "stream", name="stdout", text=("PASSED" if outcome.passed else f"FAILED\n{outcome.message}") + "\n")]
-    notes.append(_cap_executed(nb, job.executed_notebook_mb))
-    result.executed = nb
+    keep, note = _cap_executed(nb, job.executed_notebook_mb)
+    notes.append(note)
+    result.executed = nb if keep else None
     result.message = "; ".join(n for n in notes if n)
     return result
 
