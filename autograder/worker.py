@@ -17,6 +17,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from queue import Empty
@@ -44,6 +45,8 @@ from course.probe import MIME_TYPE, ProbeError, decode
 
 MAX_OUTPUT_CHARS = 2_000_000  # output kept per cell (figures included); past it only a stream tail is kept
 STREAM_TAIL_CHARS = 20_000
+CHANNEL_FILES = 1000  # files the kernel may have in its channel folder (it makes a handful of sockets)
+CHANNEL_POLL_SECONDS = 0.5
 
 
 class KernelUnresponsive(Exception):
@@ -181,6 +184,33 @@ def _cap_executed(nb, cap_mb: int) -> tuple[bool, str]:
                   f"{cap_mb} MB (c.Autograder.executed_notebook_mb)")
 
 
+class _ChannelWatch(threading.Thread):
+    """Stops the kernel when it writes more than ``cap`` bytes (or ``CHANNEL_FILES`` files) into its channel folder,
+    the one writable folder of the sandbox on the host's disk (it must be: the ZMQ sockets are made there)."""
+
+    def __init__(self, folder: Path, cap: int, km):
+        super().__init__(daemon=True, name="channel-watch")
+        self.folder, self.cap, self.km = folder, cap, km
+        self.stopped, self.tripped = threading.Event(), ""
+
+    def run(self) -> None:
+        while not self.stopped.wait(CHANNEL_POLL_SECONDS):
+            size = files = 0
+            for root, _, names in os.walk(self.folder):
+                for name in names:
+                    files += 1
+                    try:
+                        size += os.lstat(os.path.join(root, name)).st_size
+                    except OSError:
+                        pass
+            if size > self.cap or files > CHANNEL_FILES:
+                self.tripped = f"{size / 2**20:.0f} MB in {files} files"
+                process = getattr(getattr(self.km, "provisioner", None), "process", None)
+                if process is not None:
+                    process.kill()  # the sandbox dies with its bwrap (--die-with-parent)
+                return
+
+
 def load_judge_answers(paths: list[str]) -> dict[str, np.ndarray]:
     answers: dict[str, np.ndarray] = {}
     for path in paths:
@@ -276,6 +306,10 @@ def run_job(job: Job) -> NotebookResult:
     )
     client.probes = {}
     client.notebook_chars = job.executed_notebook_mb * 1024 * 1024
+    watch = _ChannelWatch(Path(job.channel_dir), job.workdir_mb * 1024 * 1024, km) \
+        if job.sandbox and job.workdir_mb else None
+    if watch is not None:
+        watch.start()
     try:
         client.execute(cwd=str(workdir))
     except KernelUnresponsive as error:
@@ -283,11 +317,16 @@ def run_job(job: Job) -> NotebookResult:
         notes.append(str(error))
     except DeadKernelError:
         result.status = Status.CRASHED.value
-        if not (group is not None and group.memory_kills()):
+        if not (group is not None and group.memory_kills()) and not (watch is not None and watch.tripped):
             notes.append("the kernel died (os._exit, a crash or the memory limit)")
     except Exception as error:  # nbclient errors we cannot recover from
         result.status = Status.CRASHED.value
         notes.append(f"execution stopped: {type(error).__name__}: {str(error)[:300]}")
+    if watch is not None:
+        watch.stopped.set()
+        if watch.tripped:
+            notes.append(f"the kernel was stopped for writing {watch.tripped} into its channel folder, over the cap "
+                         f"of {job.workdir_mb} MB (c.Autograder.workdir_mb) or {CHANNEL_FILES} files")
     notes += _caps_hit(job, group, filled, died=result.status == Status.CRASHED.value)
     if getattr(client, "dropped", False):
         notes.append(f"outputs past the cap of {MAX_OUTPUT_CHARS:,} characters per cell or "

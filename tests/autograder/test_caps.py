@@ -67,6 +67,12 @@ def capped(tiny_course, tmp_path_factory):
                                  "    for _ in range(1024):\n        f.write(b'x' * 1024 * 1024)"),
         "fills_workdir": _with_cell(tiny_course, "for i in range(1024):\n"
                                     "    open(f'fill{i}', 'wb').write(b'x' * 1024 * 1024)"),
+        # The one writable folder on the host's disk: 1 MB files (each under RLIMIT_FSIZE) until stopped.
+        "fills_channel": _with_cell(tiny_course, "import os, ipykernel.connect\n"
+                                    "folder = os.path.dirname(ipykernel.connect.get_connection_file())\n"
+                                    "for i in range(4096):\n"
+                                    "    open(os.path.join(folder, f'fill{i}'), 'wb').write(b'x' * 1024 * 1024)",
+                                    after="scale_values"),
         "many_threads": _with_cell(tiny_course, "import threading, time\nthreads = []\nfor _ in range(1000):\n"
                                    "    threads.append(threading.Thread(target=time.sleep, args=(5,), daemon=True))\n"
                                    "    threads[-1].start()"),
@@ -119,6 +125,13 @@ def test_working_folder_is_capped(capped):
     record = records["fills_workdir"]
     assert (record["status"], record["score"]) == ("graded", FULL)
     assert "the kernel's working folder filled its cap of 64 MB (c.Autograder.workdir_mb)" in record["message"]
+
+
+def test_channel_folder_on_the_host_disk_is_capped(capped):
+    _, records, _ = capped
+    record = records["fills_channel"]
+    assert record["status"] == "crashed" and record["score"] == FULL  # every check was decided before it
+    assert "into its channel folder, over the cap of 64 MB (c.Autograder.workdir_mb)" in record["message"]
 
 
 @needs_cgroup
