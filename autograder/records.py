@@ -60,8 +60,8 @@ class Limits(Configurable):
                      "anywhere (RLIMIT_FSIZE, with tmp_mb). Needs the sandbox.").tag(config=True)
     max_processes = Int(512, help="Processes and threads one notebook's kernel may run at once (TensorFlow sizes "
                         "its thread pools by the cores: the gan_basics and dcgan_cifar kernels peaked at 23 on 2 "
-                        "cores). Past it new ones are refused. A cgroup's pids.max; without a cgroup RLIMIT_NPROC inside the sandbox, "
-                        "which does not bind root (0: no cap).").tag(config=True)
+                        "cores). Past it new ones are refused. A cgroup's pids.max; without a cgroup RLIMIT_NPROC "
+                        "inside the sandbox, which does not bind root (0: no cap).").tag(config=True)
     executed_notebook_mb = Int(64, help="Largest executed notebook (outputs included) the worker hands back for "
                                "nbgrader's autograded/ folder, in MB; outputs past it are dropped as they arrive, "
                                "and a notebook still larger loses its outputs, with a note (0: no cap)."

@@ -7,6 +7,7 @@ number of processes was unbounded and one huge display was kept whole in the exe
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -195,9 +196,10 @@ def memory_capped(tiny_course, tmp_path_factory):
                                 "    for _ in range(2048):\n        f.write(b'x' * 1024 * 1024)",
                                 after="add_floats_hidden"),
         # Four processes of 400 MB each: every one under the address-space cap, together over the memory cap.
-        "forked_hogs": _with_cell(tiny_course, "import subprocess, sys\nchildren = [subprocess.Popen([sys.executable, "
-                                  "'-c', 'import time; b = bytearray(400 * 2**20); time.sleep(20)']) for _ in range(4)]\n"
-                                  "for child in children:\n    child.wait()", after="add_floats_hidden"),
+        "forked_hogs": _with_cell(tiny_course, "import subprocess, sys\nhog = 'import time; b = bytearray(400 * 2**20); "
+                                  "time.sleep(20)'\nchildren = [subprocess.Popen([sys.executable, '-c', hog]) "
+                                  "for _ in range(4)]\nfor child in children:\n    child.wait()",
+                                  after="add_floats_hidden"),
     }
     return _grade(tiny_course, tmp_path_factory, cases, MEMORY_LIMITS)
 
@@ -224,8 +226,7 @@ def test_memory_cap_is_for_all_the_kernels_processes_together(memory_capped):
 @needs_cgroup
 def test_groups_are_removed_after_grading(capped, memory_capped):
     control = resource_control()
-    mine = [p for parent in control.parents.values()
-            for p in __import__("pathlib").Path(parent).glob(f"gan-course-{os.getpid()}-*")]
+    mine = [p for parent in control.parents.values() for p in Path(parent).glob(f"gan-course-{os.getpid()}-*")]
     assert mine == []
 
 
