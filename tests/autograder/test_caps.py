@@ -196,7 +196,8 @@ def memory_capped(tiny_course, tmp_path_factory):
                                 "    for _ in range(2048):\n        f.write(b'x' * 1024 * 1024)",
                                 after="add_floats_hidden"),
         # Four processes of 400 MB each: every one under the address-space cap, together over the memory cap.
-        "forked_hogs": _with_cell(tiny_course, "import subprocess, sys\nhog = 'import time; b = bytearray(400 * 2**20); "
+        "forked_hogs": _with_cell(tiny_course, "import subprocess, sys\n"
+                                  "hog = 'import time; b = bytearray(400 * 2**20); "
                                   "time.sleep(20)'\nchildren = [subprocess.Popen([sys.executable, '-c', hog]) "
                                   "for _ in range(4)]\nfor child in children:\n    child.wait()",
                                   after="add_floats_hidden"),
