@@ -25,6 +25,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,9 +115,23 @@ def _try_group(parent: Path, files: tuple[str, ...]) -> str | None:
             pass
 
 
-@functools.lru_cache(maxsize=1)
+_detecting = threading.Lock()
+
+
 def resource_control() -> Control:
-    """What this machine lets us cap, tried once per process (and stale groups of dead graders removed)."""
+    """What this machine lets us cap, tried once per process (and stale groups of dead graders removed).
+
+    Parallel graders (``--jobs``) ask at once: one of them tries, the others wait for its answer.
+    """
+    with _detecting:
+        return _detect()
+
+
+resource_control.cache_clear = lambda: _detect.cache_clear()
+
+
+@functools.lru_cache(maxsize=1)
+def _detect() -> Control:
     if not sys.platform.startswith("linux"):
         return Control(0, {}, "not Linux")
     try:

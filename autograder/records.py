@@ -99,7 +99,7 @@ class Job:
     notebook: str  # the source notebook's file name
     source_path: str
     submission_path: str
-    workdir: str  # the kernel's scratch copy of the submission (the only writable folder it sees)
+    workdir: str  # the scratch copy of the submission (the kernel works in a sized tmpfs filled from it)
     channel_dir: str  # the kernel's ZMQ sockets
     kernel_answers_dir: str  # answer inputs the kernel may read (mounted read-only)
     judge_answers: list[str]  # answer files the judge reads, merged in order (never shown to the kernel)

@@ -250,3 +250,18 @@ def test_groups_of_a_dead_grader_are_removed(tmp_path):
 def test_unsandboxed_grading_says_which_caps_do_not_apply():
     words = describe_caps(Limits(sandbox=False))
     assert "no /tmp or working-folder size caps (no sandbox)" in words
+
+
+@needs_cgroup
+def test_parallel_graders_detect_the_cgroups_alike():
+    """``--jobs 2`` asks from two threads at once: both must find the cgroups (a shared probe group failed one)."""
+    import threading
+
+    resource_control.cache_clear()
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(resource_control().version)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [resource_control().version] * 8 and found[0] > 0
