@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from autograder import untrusted
 from autograder.answers import AnswerFiles, hidden_keys, npz_bytes, read_npz, reference_names
+from autograder.caps import SubmissionGroup, describe_caps
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks, testkit_modules
@@ -139,7 +140,22 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
         judge_answers=list(judge_answers), result_path=str(workdir.parent / f"{stem}.result.json"),
         progress_path=str(workdir.parent / f"{stem}.progress.jsonl"), cell_timeout=limits.cell_timeout,
         memory_mb=limits.memory_mb, sandbox=limits.sandbox, submission_mb=limits.submission_mb,
+        tmp_mb=limits.tmp_mb, workdir_mb=limits.workdir_mb,
+        max_processes=limits.max_processes, executed_notebook_mb=limits.executed_notebook_mb,
     )
+    # The kernel's own cgroup, made here so that it is removed (whatever is left in it killed) even when the
+    # worker is killed.
+    group = SubmissionGroup.create(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
+    try:
+        return _run_worker(replace(job, group=group.to_dict() if group else None), limits=limits, stem=stem,
+                           threads=threads, workdir=workdir)
+    finally:
+        if group is not None:
+            group.remove()
+
+
+def _run_worker(job: Job, *, limits: Limits, stem: str, threads: int | None, workdir: Path) -> NotebookResult:
+    source_path = Path(job.source_path)
     job_path = workdir.parent / f"{stem}.job.json"
     job.write(job_path)
     env = dict(os.environ, NBGRADER_EXECUTION="autograde", PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2",
@@ -180,7 +196,7 @@ def run_notebook(*, source_path: Path, submission_path: Path, workdir: Path, lim
         tail = log_path.read_bytes()[-400:].decode(errors="replace").strip().splitlines()
         reason = tail[-1] if tail else f"exit code {process.returncode}"
         if "MemoryError" in reason or process.returncode in (-9, 137):
-            reason = f"out of memory (limit {limits.memory_mb} MB): {reason}"
+            reason = f"out of memory (limit {limits.memory_mb} MB, c.Autograder.memory_mb): {reason}"
         result.status, result.message = Status.CRASHED.value, f"the grading worker died: {reason}"
     return result
 
@@ -244,6 +260,7 @@ def grade_submission(submission: Submission, *, source_dir: Path, limits: Limits
         "message": "; ".join(dict.fromkeys(n for n in notes if n)),
         "manual_max_score": manual,
         "sandboxed": bool(limits.sandbox),
+        "caps": describe_caps(limits),
         "checks": checks,
         **(answers.record_fields() if answers is not None else {}),
         "executed": executed,

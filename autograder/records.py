@@ -43,7 +43,11 @@ class Limits(Configurable):
     cell_timeout = Int(120, help="Seconds one cell may run before it is interrupted.").tag(config=True)
     submission_timeout = Int(1200, help="Seconds one whole submission may run before its worker is killed."
                              ).tag(config=True)
-    memory_mb = Int(8192, help="Address-space cap of one grading worker and of its kernel, in MB (0: no cap)."
+    memory_mb = Int(8192, help="Memory of one notebook's kernel, in MB (0: no cap). Two caps: each process's "
+                    "address space (RLIMIT_AS, also the grading worker's: one oversized allocation fails with "
+                    "MemoryError and the kernel goes on), and, where the machine gives us a cgroup "
+                    "(autograder.caps), what all the kernel's processes hold together, the pages of its /tmp and "
+                    "working-folder files included: past that the kernel is killed and the notebook is crashed."
                     ).tag(config=True)
     sandbox = Bool(True, help="Run each kernel in a bubblewrap sandbox. False (--unsafe-no-sandbox) grades "
                    "without one and marks every result as such.").tag(config=True)
@@ -53,6 +57,21 @@ class Limits(Configurable):
     submission_files = Int(2000, help="Files and folders one submission's folder may hold; past it the rest is not "
                            "copied for grading, and the record says so (top-level notebooks are taken first)."
                            ).tag(config=True)
+    tmp_mb = Int(1024, help="Size of the sandbox's private /tmp (which holds $HOME), a tmpfs, in MB (0: the tmpfs "
+                 "default of half the RAM). Writes past it fail with 'No space left on device'. Needs the sandbox."
+                 ).tag(config=True)
+    workdir_mb = Int(1024, help="Size of the kernel's writable working folder, in MB: a tmpfs filled with the "
+                     "submission's files at start, so nothing the kernel writes there reaches the host's disk (0: "
+                     "the scratch copy on the host's disk, uncapped). Also the largest file the kernel may write "
+                     "anywhere (RLIMIT_FSIZE, with tmp_mb). Needs the sandbox.").tag(config=True)
+    max_processes = Int(512, help="Processes and threads one notebook's kernel may run at once (TensorFlow sizes "
+                        "its thread pools by the cores: the gan_basics and dcgan_cifar kernels peaked at 23 on 2 "
+                        "cores). Past it new ones are refused. A cgroup's pids.max; without a cgroup RLIMIT_NPROC "
+                        "inside the sandbox, which does not bind root (0: no cap).").tag(config=True)
+    executed_notebook_mb = Int(64, help="Largest executed notebook (outputs included) the worker hands back for "
+                               "nbgrader's autograded/ folder, in MB; outputs past it are dropped as they arrive, "
+                               "and a notebook still larger loses its outputs, with a note (0: no cap)."
+                               ).tag(config=True)
 
     @classmethod
     def section_name(cls) -> str:
@@ -86,7 +105,7 @@ class Job:
     notebook: str  # the source notebook's file name
     source_path: str
     submission_path: str
-    workdir: str  # the kernel's scratch copy of the submission (the only writable folder it sees)
+    workdir: str  # the scratch copy of the submission (the kernel works in a sized tmpfs filled from it)
     channel_dir: str  # the kernel's ZMQ sockets
     kernel_answers_dir: str  # answer inputs the kernel may read (mounted read-only)
     judge_answers: list[str]  # answer files the judge reads, merged in order (never shown to the kernel)
@@ -96,6 +115,11 @@ class Job:
     memory_mb: int
     sandbox: bool
     submission_mb: int = 200  # ``Limits.submission_mb``: the most of the notebook the worker reads
+    tmp_mb: int = 0
+    workdir_mb: int = 0
+    max_processes: int = 0
+    executed_notebook_mb: int = 0
+    group: dict | None = None  # the kernel's cgroup (``caps.SubmissionGroup.to_dict``), made by the parent
 
     def write(self, path: Path) -> None:
         Path(path).write_text(json.dumps(asdict(self)))

@@ -6,9 +6,16 @@ A submission's kernel sees only what this module mounts into its sandbox:
   of files from ``/etc`` that programs need to start (no ``/etc/shadow``), the Python installation and the
   virtual environment, the ``course`` package, the classifier weights of ``course.metrics``, the public data
   folders (``$GAN_COURSE_DATA``, the Keras download cache) and the answer *inputs* of its own assignment;
-- read-write: its scratch copy of the one submission (``workdir``), and the channel folder that holds the
-  kernel's ZMQ sockets (IPC transport: with ``--unshare-net`` there is no network at all, not even loopback);
-- ``/tmp`` and ``$HOME`` are private tmpfs folders, ``/proc`` is its own PID namespace's.
+- read-write: its working folder (``workdir``; with ``workdir_mb`` a tmpfs of that size at the same path, filled
+  at start from a read-only bind of the scratch copy of the one submission, so nothing it writes there reaches
+  the host's disk; without it a bind of the scratch copy), and the channel folder that holds the kernel's ZMQ
+  sockets (IPC transport: with ``--unshare-net`` there is no network at all, not even loopback), where
+  ``RLIMIT_FSIZE`` caps each file it writes;
+- ``/tmp`` and ``$HOME`` are private tmpfs folders (``tmp_mb`` caps their size), ``/proc`` is its own PID
+  namespace's.
+
+Memory (tmpfs pages included) and processes are capped by the submission's cgroup (``autograder.caps``) where
+the machine has one; ``START_KERNEL`` sets the rlimits that apply inside the sandbox either way.
 
 Not mounted, so not there: the repository (``source/`` with the reference solutions and hidden tests),
 ``submitted/`` (other students), the output folder and gradebook, the grader's job and result files, the
@@ -37,6 +44,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
 import course
+from autograder.caps import SubmissionGroup
 
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`; Fedora: `sudo dnf install bubblewrap`) "
@@ -55,6 +63,23 @@ SANDBOX_HOME = "/tmp/home"
 PASSED_ENV = ("LANG", "LC_ALL", "TZ", "TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
               "OMP_NUM_THREADS", "MPLBACKEND", "NBGRADER_EXECUTION", "GAN_COURSE_DATA", "GAN_COURSE_OFFLINE",
               "PYTHONUNBUFFERED", "PYTHONHASHSEED", "GAN_COURSE_ANSWERS")
+
+
+SUBMISSION_COPY = "/run/submission"  # the scratch copy, read-only, that a sized working folder is filled from
+
+# Run inside the sandbox before the kernel: fill the working folder, set the rlimits that only bind in here
+# (RLIMIT_NPROC counts in the sandbox's own user namespace; it never binds root), then become the kernel.
+START_KERNEL = ("import os, resource, shutil, sys\n"
+                "end = sys.argv.index('--')\n"
+                "source, target, processes, file_bytes = sys.argv[1:end]\n"
+                "if source:\n"
+                "    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)\n"
+                "if int(processes) and os.getuid() != 0:\n"
+                "    resource.setrlimit(resource.RLIMIT_NPROC, (int(processes), int(processes)))\n"
+                "if int(file_bytes):\n"
+                "    resource.setrlimit(resource.RLIMIT_FSIZE, (int(file_bytes), int(file_bytes)))\n"
+                "os.chdir(target)\n"
+                "os.execvp(sys.argv[end + 1], sys.argv[end + 1:])\n")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -91,6 +116,10 @@ class Sandbox:
     workdir: Path  # read-write scratch copy of the submission; the kernel's working folder
     channel_dir: Path  # read-write: ZMQ IPC sockets and the connection file
     read_only: tuple[Path, ...] = field(default_factory=tuple)  # extra read-only mounts (answer inputs)
+    tmp_mb: int = 0  # size of the private /tmp (0: the tmpfs default, half the RAM)
+    workdir_mb: int = 0  # size of the working folder's tmpfs (0: a writable bind of the scratch copy)
+    max_processes: int = 0  # RLIMIT_NPROC inside the sandbox (binds only a user other than root)
+    file_mb: int = 0  # RLIMIT_FSIZE: the largest file the kernel may write (0: no cap)
 
     def mounts(self) -> list[str]:
         args: list[str] = []
@@ -104,15 +133,19 @@ class Sandbox:
         for name in ETC_FILES:
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+        args += ["--proc", "/proc", "--dev", "/dev", *_size(self.tmp_mb), "--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
         # After the tmpfs on /tmp, which would hide anything mounted below it earlier.
         for path in _python_roots() + _public_data() + list(self.read_only):
             args += ["--ro-bind", str(path), str(path)]
         keras_datasets = Path.home() / ".keras" / "datasets"
         if keras_datasets.is_dir():  # public downloads the instructor already has, read-only
             args += ["--ro-bind", str(keras_datasets), f"{SANDBOX_HOME}/.keras/datasets"]
-        for path in (self.workdir, self.channel_dir):
-            args += ["--bind", str(path), str(path)]
+        if self.workdir_mb:
+            args += ["--ro-bind", str(self.workdir), SUBMISSION_COPY,
+                     *_size(self.workdir_mb), "--tmpfs", str(self.workdir)]
+        else:
+            args += ["--bind", str(self.workdir), str(self.workdir)]
+        args += ["--bind", str(self.channel_dir), str(self.channel_dir)]
         return args
 
     def command(self, argv: list[str]) -> list[str]:
@@ -122,7 +155,17 @@ class Sandbox:
                 # ipykernel exits when its parent's pid (from outside the PID namespace) is not its parent;
                 # --die-with-parent does that job here.
                 "--unsetenv", "JPY_PARENT_PID",
-                "--chdir", str(self.workdir), "--", *argv]
+                "--chdir", "/", "--", *self.start(argv)]
+
+    def start(self, argv: list[str]) -> list[str]:
+        """``argv`` behind START_KERNEL, which runs first inside the sandbox."""
+        return [sys.executable, "-I", "-S", "-c", START_KERNEL, SUBMISSION_COPY if self.workdir_mb else "",
+                str(self.workdir), str(self.max_processes), str(self.file_mb * 1024 * 1024), "--", *argv]
+
+
+def _size(mb: int) -> list[str]:
+    """bubblewrap's size of the next tmpfs (0: no size given)."""
+    return ["--size", str(mb * 1024 * 1024)] if mb else []
 
 
 def _python_roots() -> list[Path]:
@@ -159,15 +202,21 @@ def kernel_environment(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def kernel_manager(*, workdir: Path, channel_dir: Path, sandbox: bool, read_only: tuple[Path, ...] = (),
-                   env: dict[str, str]) -> AsyncKernelManager:
-    """A kernel manager for one grading kernel: IPC sockets in ``channel_dir``, bubblewrap unless told not to.
+                   env: dict[str, str], tmp_mb: int = 0, workdir_mb: int = 0, max_processes: int = 0,
+                   group: SubmissionGroup | None = None) -> AsyncKernelManager:
+    """A kernel manager for one grading kernel: IPC sockets in ``channel_dir``, bubblewrap unless told not to,
+    started inside ``group`` (its cgroup) when given.
 
-    ``env`` is the kernel's whole environment (see ``kernel_environment``).
+    ``env`` is the kernel's whole environment (see ``kernel_environment``). The sizes and the RLIMIT_NPROC
+    fallback apply only in the sandbox; the group's caps apply either way.
     """
     channel_dir.mkdir(parents=True, exist_ok=True)
     manager = _SandboxedKernelManager(transport="ipc", ip=str(channel_dir / "kernel"),
                                       connection_file=str(channel_dir / "kernel.json"))
-    manager.sandbox = Sandbox(workdir=workdir, channel_dir=channel_dir, read_only=tuple(read_only)) if sandbox else None
+    manager.sandbox = Sandbox(workdir=workdir, channel_dir=channel_dir, read_only=tuple(read_only), tmp_mb=tmp_mb,
+                              workdir_mb=workdir_mb, max_processes=0 if group is not None else max_processes,
+                              file_mb=max(tmp_mb, workdir_mb)) if sandbox else None
+    manager.group = group
     if not sandbox:  # no private tmpfs: the kernel's home is a real folder beside its sockets
         home = channel_dir / "home"
         home.mkdir(exist_ok=True)
@@ -178,6 +227,7 @@ def kernel_manager(*, workdir: Path, channel_dir: Path, sandbox: bool, read_only
 
 class _SandboxedKernelManager(AsyncKernelManager):
     sandbox: Sandbox | None = None
+    group: SubmissionGroup | None = None
     kernel_env: dict[str, str] = {}
 
     @property
@@ -191,19 +241,15 @@ class _SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         command = super().format_kernel_cmd(extra_arguments)
-        return self.sandbox.command(command) if self.sandbox is not None else command
+        command = self.sandbox.command(command) if self.sandbox is not None else command
+        return self.group.join_command(command) if self.group is not None else command
 
     async def _async_interrupt_kernel(self):
         if self.sandbox is None or not self.has_kernel:
             return await super()._async_interrupt_kernel()
         # A signal to bwrap's process group does not reach the kernel (bwrap's own processes are in it too,
         # and the namespace's init passes nothing on): signal the kernel process itself, found from outside.
-        try:
-            outer = psutil.Process(self.provisioner.process.pid)
-            kernels = [p for p in outer.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())]
-        except psutil.Error:
-            return None
-        for process in kernels[-1:]:
+        for process in self._kernel_process():
             try:
                 process.send_signal(signal.SIGINT)
             except psutil.Error:
@@ -211,6 +257,32 @@ class _SandboxedKernelManager(AsyncKernelManager):
         return None
 
     interrupt_kernel = _async_interrupt_kernel
+
+    def _kernel_process(self) -> list[psutil.Process]:
+        """The sandboxed kernel process, found from outside (none when it is gone)."""
+        try:
+            outer = psutil.Process(self.provisioner.process.pid)
+            kernels = [p for p in outer.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())]
+        except (psutil.Error, AttributeError):
+            return []
+        return kernels[-1:]
+
+    def full_folders(self) -> set[str]:
+        """Which of the sandbox's sized folders ("tmp", "workdir") are full now, seen through the kernel's
+        ``/proc/PID/root``."""
+        if self.sandbox is None:
+            return set()
+        full = set()
+        for process in self._kernel_process():
+            for name, path, mb in (("tmp", "/tmp", self.sandbox.tmp_mb),
+                                   ("workdir", str(self.sandbox.workdir), self.sandbox.workdir_mb)):
+                try:
+                    found = os.statvfs(f"/proc/{process.pid}/root{path}")
+                except OSError:
+                    continue
+                if mb and found.f_bavail * found.f_frsize < min(4 * 1024 * 1024, mb * 1024 * 1024 // 20):
+                    full.add(name)
+        return full
 
     async def _async_pre_start_kernel(self, **kw):
         kw["env"] = dict(self.kernel_env)
