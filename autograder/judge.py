@@ -338,8 +338,17 @@ def _judge_imports(parts: CellParts) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Lint
 # ----------------------------------------------------------------------------------------------------------
+# Source notebooks (by file name) whose checks still compare with values the kernel computed (issue 21): the
+# lint reports their `lint_trusted_comparisons` problems as warnings until each one migrates; remove it then.
+NOT_YET_TRUSTED = frozenset({"dcgan_cifar.ipynb", "gan_1d_conditional.ipynb", "keras_model_gan.ipynb",
+                             "keras_sequential_gan.ipynb"})
+TRUST_WARNING = "warning (not yet migrated, issue 21): "
+
+
 def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> list[str]:
-    """Problems of a source notebook against ``docs/CONVENTIONS.md`` (empty when it follows them)."""
+    """Problems of a source notebook against ``docs/CONVENTIONS.md`` (empty when it follows them); for a
+    notebook in ``NOT_YET_TRUSTED`` the trusted-comparison problems are left out (``trust_warnings`` lists
+    them)."""
     nb = read_notebook(path)
     problems: list[str] = []
     visible_keys: set[str] = set()
@@ -359,6 +368,8 @@ def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> l
             problems.append(f"{where}: {error}")
             continue
         problems += [f"{where}: {p}" for p in _lint_parts(parts, source)]
+        if Path(path).name not in NOT_YET_TRUSTED:
+            problems += [f"{where}: {p}" for p in lint_trusted_comparisons(source)]
         hidden = HIDDEN_BEGIN in source
         if hidden:
             unbound = sorted(_free_names(parts.judge) - set(parts.probe_names))
@@ -417,7 +428,6 @@ def _lint_parts(parts: CellParts, source: str) -> list[str]:
     unbound = sorted((needed & judge_namespace_names()) - bound - {"numpy"})
     if unbound:
         problems.append(f"uses {unbound} without importing or defining them (the notebook itself would fail)")
-    problems += lint_trusted_comparisons(source)
     return problems
 
 
@@ -609,6 +619,17 @@ def _student_results(probe_tree, imports_tree) -> set[str]:
     known = _defined_names(imports_tree) | _defined_names(probe_tree) | set(dir(builtins))
     notebook_names = _loads(probe_tree) - known
     return _taint(probe_tree, notebook_names) - notebook_names | notebook_names
+
+
+def trust_warnings(path: Path) -> list[str]:
+    """``lint_trusted_comparisons`` problems of every test cell of a notebook, whether or not it is trusted yet."""
+    problems = []
+    for index, cell in enumerate(read_notebook(path).cells):
+        if cell.get("cell_type") == "code" and is_autograded_test(cell):
+            source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
+            where = f"{Path(path).name} cell {index} ({grade_id(cell) or 'no grade_id'})"
+            problems += [f"{where}: {p}" for p in lint_trusted_comparisons(source)]
+    return problems
 
 
 def lint_trusted_comparisons(source) -> list[str]:
