@@ -170,9 +170,8 @@ check_close("loss", got, answers["loss_true"], threshold)""",
     "reference computed in the kernel": """import numpy as np
 from course.checks import check_true
 from course.testkit.a import stand_in
-model = stand_in()
-want_loss = float(model.loss())
-loss = float(train_step(model))
+want_loss = float(stand_in().loss())
+loss = float(train_step(stand_in()))
 ### BEGIN HIDDEN TESTS
 gap = abs(loss - want_loss)
 check_true("loss before the update", gap <= 1e-4, f"want {want_loss}, got {loss}")
@@ -201,7 +200,7 @@ def test_lint_refuses_what_a_forger_could_choose_and_says_where(tmp_path):
     text = lambda what: "\n".join(lint_notebook(_notebook(tmp_path, FORGEABLE[what])))  # noqa: E731
     assert "line 6: check_close's `threshold` (threshold) depends on probe values ['threshold']" in text(
         "threshold from the probe")
-    assert "line 9: check_true's condition reads ['gap'], computed in the kernel" in text(
+    assert "line 8: check_true's condition reads ['gap'], computed in the kernel" in text(
         "reference computed in the kernel")  # `gap`: assigned in the judge from a probe value
     assert "check_equal's `want`" in text("expected value derived from a probe value")
     assert "line 4: loops over probe values ['rates'] before any check of their length" in text(

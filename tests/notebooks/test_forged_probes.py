@@ -11,9 +11,9 @@ the probe computed with the best guess of its strategy. Each strategy is one sub
 - ``identity_huge``: every solution function returns its first argument (or 1.0); a missing value is a copy of
   the probe's first array (its input), a number becomes ``inf`` (a threshold the kernel computed would pass
   everything), a list or tuple is made over-long;
-- ``constant_nan``: every solution function returns zeros shaped like its first argument (or 0.0); a missing
-  value is the first public expected value of ``data/<a>.npz`` that has the shape of the probe's first array
-  (or NaN), a number becomes NaN, a boolean ``True``.
+- ``constant_nan``: every solution function returns 0.0 (a loss of any input); a missing value is the first
+  public expected value of ``data/<a>.npz`` that has the shape of the probe's first array (or NaN), a number
+  the probe computed becomes ``inf``, a boolean ``True``.
 
 A check counts as earned when any strategy earned it: the union must stay within a quarter of the marks.
 Checks that compare values computed on the grading inputs against expected values the kernel never sees earn
@@ -79,7 +79,7 @@ def _forged(name, present, value, first_array):
     if isinstance(value, bool):
         return True
     if isinstance(value, (int, float)):
-        return _math.nan
+        return _math.inf
     return value
 
 
@@ -131,11 +131,7 @@ def _without_work(source: str, strategy: str) -> str:
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = [a.arg for a in node.args.posonlyargs + node.args.args if a.arg not in ("self", "cls")]
-            if strategy == "identity_huge":
-                guess = args[0] if args else "1.0"
-            else:
-                guess = (f"(__import__('numpy').zeros_like({args[0]}) if hasattr({args[0]}, 'shape') else 0.0)"
-                         if args else "0.0")
+            guess = (args[0] if args else "1.0") if strategy == "identity_huge" else "0.0"
             node.body = [ast.parse(f"return {guess}").body[0] if isinstance(s, ast.Raise) else s
                          for s in node.body]
     return ast.unparse(ast.fix_missing_locations(tree))
