@@ -340,8 +340,7 @@ def _judge_imports(parts: CellParts) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Source notebooks (by file name) whose checks still compare with values the kernel computed (issue 21): the
 # lint reports their `lint_trusted_comparisons` problems as warnings until each one migrates; remove it then.
-NOT_YET_TRUSTED = frozenset({"dcgan_cifar.ipynb", "keras_model_gan.ipynb",
-                             "keras_sequential_gan.ipynb"})
+NOT_YET_TRUSTED = frozenset({"dcgan_cifar.ipynb", "keras_model_gan.ipynb"})
 TRUST_WARNING = "warning (not yet migrated, issue 21): "
 
 
@@ -694,18 +693,21 @@ def lint_trusted_comparisons(source) -> list[str]:
     sized: set[str] = set()  # probe values whose length or shape an earlier check compared
     events = []  # (line, order, kind, node): checks size values; loops and reductions need them sized
     for node in ast.walk(judge_tree):
+        # A check sizes what its own condition reduces (``len(v) == 3 and all(v)``): checks come first on a line.
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CHECKED_ARG:
-            events.append((node.lineno, 1, "check", node))
-        if isinstance(node, (ast.For, ast.AsyncFor)):
-            events.append((node.lineno, 0, "loop", node.iter))
+            events.append((node.lineno, 0, "check", node))
+        # A loop over a tuple or list written out has the count of the text, whatever its items hold.
+        if isinstance(node, (ast.For, ast.AsyncFor)) and not isinstance(node.iter, (ast.Tuple, ast.List)):
+            events.append((node.lineno, 1, "loop", node.iter))
         elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            events += [(node.lineno, 0, "loop", g.iter) for g in node.generators]
+            events += [(node.lineno, 1, "loop", g.iter) for g in node.generators
+                       if not isinstance(g.iter, (ast.Tuple, ast.List))]
         elif isinstance(node, ast.Call) and _call_name(node) in _REDUCTIONS:
             if isinstance(node.func, ast.Attribute) and not (isinstance(node.func.value, ast.Name)
                                                              and node.func.value.id in ("np", "numpy")):
-                events.append((node.lineno, 0, "reduction", node.func.value))  # v.all()
+                events.append((node.lineno, 1, "reduction", node.func.value))  # v.all()
             elif node.args and not isinstance(node.args[0], (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
-                events.append((node.lineno, 0, "reduction", node.args[0]))  # a comprehension is a loop
+                events.append((node.lineno, 1, "reduction", node.args[0]))  # a comprehension is a loop
     for line, _, kind, node in sorted(events, key=lambda e: (e[0], e[1], e[3].col_offset)):
         if kind == "check":
             helper = node.func.id

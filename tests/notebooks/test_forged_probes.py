@@ -15,9 +15,10 @@ the probe computed with the best guess of its strategy. Each strategy is one sub
   public expected value of ``data/<a>.npz`` that has the shape of the probe's first array (or NaN), a number
   the probe computed becomes ``inf``, a boolean ``True``.
 
-A check counts as earned when any strategy earned it: the union must stay within a quarter of the marks.
-Checks that compare values computed on the grading inputs against expected values the kernel never sees earn
-nothing; what a forger can still earn is a property only the kernel can observe (a type, a traced function).
+A check counts as earned when any strategy earned it: the union must stay within a quarter of the marks, and
+every check earned must be one of ``KERNEL_ONLY``: checks of what only the kernel can observe (a type, a traced
+function, a file written), which no answer file can hold. Checks that compare values computed on the grading
+inputs against expected values the kernel never sees earn nothing.
 """
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ pytestmark = pytest.mark.notebook
 LIMITS = Limits(cell_timeout=300, submission_timeout=1500, memory_mb=0)
 MAX_SHARE = 0.25
 STRATEGIES = ("true_empty", "identity_huge", "constant_nan")
+# {assignment: checks a forger may pass}: each judges a fact only the kernel sees (why, per check).
+KERNEL_ONLY: dict[str, set[str]] = {
+    "gan_basics": set(),
+}
 
 FORGER = '''
 import ast as _ast
@@ -84,10 +89,11 @@ def _forged(name, present, value, first_array):
 
 
 def _first_array(names):
+    """The probe's first array or number: its input, or a reference it computed (a copy earns what those do)."""
     import numpy as np
     for key in names:
         value = globals().get(key)
-        if isinstance(value, np.ndarray) and value.size:
+        if (isinstance(value, np.ndarray) and value.size) or (isinstance(value, float) and _math.isfinite(value)):
             return value
     return None
 
@@ -188,5 +194,7 @@ def test_forgers_earn_at_most_a_quarter(assignment, forged_records):
     assert raised == [], f"the forger did not run in {raised}"
     total, best = sum(points.values()), sum(points[grade_id] for grade_id in earned)
     print(f"{assignment}: the forgers together earned {best} of {total}: {earned}")
+    unexpected = sorted(set(earned) - KERNEL_ONLY.get(assignment, set(earned)))
+    assert unexpected == [], f"{assignment}: forged values passed {unexpected}, which the answers could decide"
     assert best <= MAX_SHARE * total, (
         f"{assignment}: submissions with no work earned {best} of {total} with forged probe values ({earned})")
