@@ -340,7 +340,7 @@ def _judge_imports(parts: CellParts) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Source notebooks (by file name) whose checks still compare with values the kernel computed (issue 21): the
 # lint reports their `lint_trusted_comparisons` problems as warnings until each one migrates; remove it then.
-NOT_YET_TRUSTED = frozenset({"dcgan_cifar.ipynb", "keras_model_gan.ipynb"})
+NOT_YET_TRUSTED = frozenset({"keras_model_gan.ipynb"})
 TRUST_WARNING = "warning (not yet migrated, issue 21): "
 
 
@@ -626,10 +626,9 @@ def _student_results(probe_tree, imports_tree) -> set[str]:
         for call in calls:
             if _loads(call.func) & student:
                 for arg in [*call.args, *(k.value for k in call.keywords)]:
-                    while isinstance(arg, (ast.Attribute, ast.Subscript, ast.Starred)):
-                        arg = arg.value
-                    if isinstance(arg, ast.Name):
-                        student.add(arg.id)
+                    called = {n.func.id for n in ast.walk(arg) if isinstance(n, ast.Call)
+                              and isinstance(n.func, ast.Name)}
+                    student |= _loads(arg) - called  # str(folder) too, not a stand-in made on the spot
         if len(student) == before:
             return student
 
@@ -682,10 +681,17 @@ def lint_trusted_comparisons(source) -> list[str]:
              - {n for n in _defined_names(imports_tree) if n in own})
     seeds |= {n for n in _defined_names(imports_tree) if n not in own and n in _loads(judge_tree)}
     probe_values = _taint(judge_tree, seeds)
-    origins: dict[str, set[str]] = {}  # judge name -> the probe values it was computed from
-    for seed in seeds:
-        for name in _taint(judge_tree, {seed}):
-            origins.setdefault(name, set()).add(seed)
+    sources: dict[str, set[str]] = {}  # judge name -> the probe values it is computed from directly
+    for targets, value in _flows(judge_tree):
+        for target in targets:
+            sources.setdefault(target, set()).update(_loads(value) & probe_values - {target})
+
+    def counted(name, seen=frozenset()) -> bool:
+        """Whether a check sized ``name``, or every probe value it is computed from (z -> its histogram)."""
+        if name in sized:
+            return True
+        direct = sources.get(name, set()) - seen
+        return bool(direct) and name not in seeds and all(counted(d, seen | {name}) for d in direct)
     student = _student_results(probe_tree, imports_tree)
     kernel_made = _taint(judge_tree, {s for s in seeds if s in _defined_names(probe_tree) and s not in student})
 
@@ -730,7 +736,7 @@ def lint_trusted_comparisons(source) -> list[str]:
             sized |= _sized_names(checked, whole_value=helper in ("check_equal", "check_close")) & probe_values
         else:
             # a name the judge computed from probe values is counted when they all were (z -> its histogram)
-            unsized = sorted(n for n in _loads(node) & probe_values - sized if origins.get(n, {n}) - sized)
+            unsized = sorted(n for n in _loads(node) & probe_values if not counted(n))
             if unsized:
                 what = "loops over" if kind == "loop" else "takes all()/any() of"
                 problems.append(f"line {line}: {what} probe values {unsized} before any check of their length "
