@@ -20,7 +20,7 @@ the probe computed with the best guess of its strategy. Each strategy is one sub
   probe computed. The three above run in the slow suite.
 
 A check counts as earned when any strategy earned it: the union must stay within a quarter of the marks, and
-every check earned must be one of ``KERNEL_ONLY``: checks of what only the kernel can observe (a type, a traced
+every check the default forger earns must be one of ``KERNEL_ONLY``: checks of what only the kernel can observe (a type, a traced
 function, a file written), which no answer file can hold. Checks that compare values computed on the grading
 inputs against expected values the kernel never sees earn nothing.
 """
@@ -42,9 +42,9 @@ MAX_SHARE = 0.25
 STRATEGIES = ("constant_true",)
 SLOW_STRATEGIES = ("true_empty", "identity_huge", "constant_nan")
 # {assignment: checks a forger may pass}: each judges a fact only the kernel sees (why, per check).
-KERNEL_ONLY: dict[str, set[str]] = {
-    "gan_basics": set(),
-}
+# (Measured: the default forger earns nothing in any of the five; the slow strategies are held to the quarter.)
+KERNEL_ONLY: dict[str, set[str]] = {assignment: set() for assignment in (
+    "dcgan_cifar", "gan_1d_conditional", "gan_basics", "keras_model_gan", "keras_sequential_gan")}
 
 FORGER = '''
 import ast as _ast
@@ -194,7 +194,7 @@ def slow_forged_records(tmp_path_factory) -> dict:
     return _grade_all(tmp_path_factory, SLOW_STRATEGIES)
 
 
-def _assert_at_most_a_quarter(assignment: str, records: dict, strategies) -> None:
+def _assert_at_most_a_quarter(assignment: str, records: dict, strategies, kernel_only=None) -> None:
     assert sorted(records) == sorted(strategies)
     points, earned = {}, {}
     for strategy, record in records.items():
@@ -205,7 +205,7 @@ def _assert_at_most_a_quarter(assignment: str, records: dict, strategies) -> Non
                 earned.setdefault(check["grade_id"], []).append(strategy)
     total, best = sum(points.values()), sum(points[grade_id] for grade_id in earned)
     print(f"{assignment}: the forgers together earned {best} of {total}: {earned}")
-    unexpected = sorted(set(earned) - KERNEL_ONLY.get(assignment, set(earned)))
+    unexpected = sorted(set(earned) - (set(earned) if kernel_only is None else kernel_only))
     assert unexpected == [], f"{assignment}: forged values passed {unexpected}, which the answers could decide"
     assert best <= MAX_SHARE * total, (
         f"{assignment}: submissions with no work earned {best} of {total} with forged probe values ({earned})")
@@ -213,7 +213,8 @@ def _assert_at_most_a_quarter(assignment: str, records: dict, strategies) -> Non
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_forgers_earn_at_most_a_quarter(assignment, forged_records):
-    _assert_at_most_a_quarter(assignment, forged_records[assignment], STRATEGIES)
+    _assert_at_most_a_quarter(assignment, forged_records[assignment], STRATEGIES,
+                              KERNEL_ONLY.get(assignment, set()))
 
 
 @pytest.mark.slow
