@@ -31,6 +31,8 @@ Losses (binary cross-entropy on logits, averaged over the batch)
 - ``gen1d_seed``, ``gen1d_x`` (4, 100), ``gen1d_true`` (4, 1): generator (Dense 64 relu, Dense 64 relu, Dense 1)
   with ``set_seeded_weights(model, gen1d_seed)``; ``disc1d_seed``, ``disc1d_x`` (4, 1), ``disc1d_true`` (4, 1):
   discriminator logits (Dense 32 relu, Dense 1).
+- ``gen1d_weights`` (10689,), ``disc1d_weights`` (97,): those seeded weights, flattened in ``model.weights`` order
+  (inputs: the train-step checks compare the weights after a step with them).
 - ``step1d_real`` (8, 1), ``step1d_noise`` (8, 100), ``step1d_d_loss_true``, ``step1d_g_loss_true``: the losses a
   train step computes (before its update) with the seeded models above.
 - ``step1d_lrs`` (2,) (discriminator, generator) SGD learning rates; ``step1d_d_update_true``* (97,),
@@ -363,6 +365,7 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
     logits_fake = disc1d_forward(disc_weights, gen1d_forward(gen_weights, noise))
     lrs = np.array([rng.uniform(0.05, 0.2), rng.uniform(0.2, 0.5)])
     d_grads, g_grads = train_step_gradients(gen_weights, disc_weights, real, noise)
+    out.update(gen1d_weights=flat(gen_weights).astype(np.float64), disc1d_weights=flat(disc_weights).astype(np.float64))
     out.update(step1d_real=real, step1d_noise=noise,
                step1d_d_loss_true=np.array(d_loss(logits_real, logits_fake)),
                step1d_g_loss_true=np.array(g_loss(logits_fake)),

@@ -25,6 +25,12 @@ Keys written to ``data/gan_basics.npz`` (dtypes are explicit):
 - ``xy_table_true`` float64 (7, 2): rows ``(x_t, y_t)``, t = 0..6, of alternating gradient steps on
   f(x, y) = x*y from (1, 1) with step size 1 (y ascends first, then x descends using the new y).
 - ``xy_table_half_true`` float64 (5, 2): the same game, 4 steps of size 0.5 (hidden check).
+- ``train_step_d_seed``, ``train_step_g_seed`` int64 (): weight seeds of the stand-in GAN the ``make_train_step``
+  checks train (``course.testkit.gan_basics.tiny_gan``: D 784 -> 8 -> LeakyReLU(0.01) -> 1, G 4 -> 784 tanh);
+  ``train_step_real`` float32 (8, 784) and ``train_step_noise`` float32 (8, 4): its batch.
+- ``train_step_losses_true`` float64 (2, 2): ``(d_loss, g_loss)`` of two calls of the reference train step on that
+  batch with Adam(1e-3, beta_1=0.5) solvers (d_loss before the discriminator update, g_loss after it and before
+  the generator update), so the second row shows whether both updates happened.
 """
 from __future__ import annotations
 
@@ -210,6 +216,79 @@ def xy_alternating_steps(num_steps=6, step_size=1.0, start=(1.0, 1.0)):
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The stand-in GAN of the make_train_step checks, trained by hand (Keras 3's Adam)
+# ----------------------------------------------------------------------------------------------------------
+def sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+TINY_D_SPECS = dense_specs(784, 8) + dense_specs(8, 1)
+TINY_G_SPECS = dense_specs(4, 784)
+
+
+def _tiny_d(x, weights):
+    """Logits and what backpropagation needs: (logits, pre-activation, activation)."""
+    k1, b1, k2, b2 = weights
+    h = x @ k1 + b1
+    a = leaky_relu(h, 0.01)
+    return a @ k2 + b2, h, a
+
+
+def _tiny_d_backward(x, weights, dlogits):
+    """Gradients of the D weights and of its input for d(loss)/d(logits) = ``dlogits``."""
+    k1, b1, k2, b2 = weights
+    _, h, a = _tiny_d(x, weights)
+    da = dlogits @ k2.T
+    dh = da * np.where(h > 0, 1.0, 0.01)
+    return [x.T @ dh, dh.sum(0), a.T @ dlogits, dlogits.sum(0)], dh @ k1.T
+
+
+def _adam(weights, grads, state, step, lr=1e-3, beta_1=0.5, beta_2=0.999, epsilon=1e-7):
+    """Keras 3's Adam update (``keras.optimizers.Adam.update_step``), in float64."""
+    alpha = lr * np.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+    out = []
+    for i, (w, g) in enumerate(zip(weights, grads)):
+        m, v = state.setdefault(i, (np.zeros_like(w), np.zeros_like(w)))
+        m = m + (g - m) * (1 - beta_1)
+        v = v + (g * g - v) * (1 - beta_2)
+        state[i] = (m, v)
+        out.append(w - m * alpha / (np.sqrt(v) + epsilon))
+    return out
+
+
+def tiny_train_step_losses(d_weights, g_weights, real, noise, steps=2):
+    """``(d_loss, g_loss)`` of ``steps`` calls of the reference train step (one D update, then one G update)."""
+    d_weights = [np.asarray(w, np.float64) for w in d_weights]
+    g_weights = [np.asarray(w, np.float64) for w in g_weights]
+    real, noise = np.asarray(real, np.float64), np.asarray(noise, np.float64)
+    d_state, g_state, rows = {}, {}, []
+    for step in range(1, steps + 1):
+        fake = np.tanh(noise @ g_weights[0] + g_weights[1])
+        logits_real, logits_fake = _tiny_d(real, d_weights)[0], _tiny_d(fake, d_weights)[0]
+        d_loss = bce_discriminator_loss(logits_real, logits_fake)
+        grads_real, _ = _tiny_d_backward(real, d_weights, (sigmoid(logits_real) - 1) / len(real))
+        grads_fake, _ = _tiny_d_backward(fake, d_weights, sigmoid(logits_fake) / len(fake))
+        d_weights = _adam(d_weights, [a + b for a, b in zip(grads_real, grads_fake)], d_state, step)
+        logits_fake = _tiny_d(fake, d_weights)[0]
+        g_loss = bce_generator_loss(logits_fake)
+        _, dfake = _tiny_d_backward(fake, d_weights, (sigmoid(logits_fake) - 1) / len(fake))
+        dpre = dfake * (1 - fake**2)
+        g_weights = _adam(g_weights, [noise.T @ dpre, dpre.sum(0)], g_state, step)
+        rows.append((d_loss, g_loss))
+    return np.array(rows, dtype=np.float64)
+
+
+def _train_step_case(rng):
+    real = rng.uniform(-1.0, 1.0, size=(8, 784)).astype(np.float32)
+    noise = rng.uniform(-1.0, 1.0, size=(8, 4)).astype(np.float32)
+    d_seed, g_seed = (int(s) for s in rng.integers(0, 2**31 - 1, size=2))
+    losses = tiny_train_step_losses(seeded_arrays(TINY_D_SPECS, d_seed), seeded_arrays(TINY_G_SPECS, g_seed),
+                                    real, noise)
+    return {"train_step_real": real, "train_step_noise": noise, "train_step_d_seed": np.int64(d_seed),
+            "train_step_g_seed": np.int64(g_seed), "train_step_losses_true": losses}
+
+
+# ----------------------------------------------------------------------------------------------------------
 def _model_case(rng, name, specs, forward, x_shape):
     x = rng.uniform(-1.0, 1.0, size=x_shape).astype(np.float32)
     seed = int(rng.integers(0, 2**31 - 1))
@@ -244,4 +323,5 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
 
     answers["xy_table_true"] = xy_alternating_steps(6, 1.0)
     answers["xy_table_half_true"] = xy_alternating_steps(4, 0.5)
+    answers.update(_train_step_case(rng))  # drawn last: the keys above keep their values
     return answers

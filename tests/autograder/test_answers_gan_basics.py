@@ -203,3 +203,30 @@ def test_conv_transpose_matches_tensorflow():
     layer.kernel.assign(kernel)
     layer.bias.assign(bias)
     np.testing.assert_allclose(layer(x).numpy(), ref.conv2d_transpose_same(x, kernel, bias), atol=1e-5)
+
+
+def test_train_step_losses_follow_keras_adam_on_the_stand_in():
+    """The reference's two train steps of the stand-in GAN (weights and batch from the answer file) match a
+    TensorFlow train step with Keras' Adam; the second call's losses move, so they show both updates."""
+    import tensorflow as tf
+
+    from course.testkit.gan_basics import tiny_gan
+
+    answers = ref.build(ref.GRADING_SEED)
+    tiny = tiny_gan(answers)
+    D, G = tiny.D, tiny.G
+
+    def step(real, noise):
+        with tf.GradientTape() as tape:
+            d_loss = tiny.d_loss(D(real, training=True), D(G(noise, training=True), training=True))
+        tiny.D_solver.apply_gradients(zip(tape.gradient(d_loss, D.trainable_variables), D.trainable_variables))
+        with tf.GradientTape() as tape:
+            g_loss = tiny.g_loss(D(G(noise, training=True), training=True))
+        tiny.G_solver.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables), G.trainable_variables))
+        return float(d_loss), float(g_loss)
+
+    got = np.array([step(tiny.real, tiny.noise) for _ in range(2)])
+    want = answers["train_step_losses_true"]
+    assert want.shape == (2, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert np.all(np.abs(want[1] - want[0]) > 1e-3)  # far above the checks' 1e-5 threshold

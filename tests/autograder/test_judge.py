@@ -157,3 +157,87 @@ check_true("output", scaled_error(got, want) < 1e-6 and all(w > 0 for w in got.r
     assert _free_names(parts.judge) == {"got", "want"}  # the comprehension's `w` is its own, not the probe's
     assert judge(parts, values={"got": np.array([3.0]), "want": 3.0}, problems={}, missing=[], answers={},
                  hidden=True).passed
+
+
+# What a check compares with comes from the trusted side (issue 21): each cell below is what a forger exploits.
+FORGEABLE = {
+    "threshold from the probe": """import numpy as np
+from course.checks import check_close, load_answers
+answers = load_answers("a")
+got = np.asarray(loss(answers["x"]))
+threshold = 1e-8 if got.dtype == np.float64 else 1e-6
+check_close("loss", got, answers["loss_true"], threshold)""",
+    "reference computed in the kernel": """import numpy as np
+from course.checks import check_true
+from course.testkit.a import stand_in
+want_loss = float(stand_in().loss())
+loss = float(train_step(stand_in()))
+### BEGIN HIDDEN TESTS
+gap = abs(loss - want_loss)
+check_true("loss before the update", gap <= 1e-4, f"want {want_loss}, got {loss}")
+### END HIDDEN TESTS""",
+    "expected value derived from a probe value": """from course.checks import check_equal
+calls = record(run)
+check_equal("noise sized to the batch", [n for n, _ in calls], [b for _, b in calls])""",
+    "loop over a probe value": """from course.checks import check_true
+rates = [o.learning_rate for o in get_solvers()]
+### BEGIN HIDDEN TESTS
+for rate in rates:
+    check_true("rate", abs(rate - 1e-3) < 1e-9, "wrong rate")
+### END HIDDEN TESTS""",
+    "all() of a probe value": """from course.checks import check_true
+changed = updated_flags(train_step)
+### BEGIN HIDDEN TESTS
+check_true("every weight changed", all(changed), "some did not")
+### END HIDDEN TESTS""",
+}
+
+
+def test_lint_refuses_what_a_forger_could_choose_and_says_where(tmp_path):
+    for what, cell in FORGEABLE.items():
+        problems = lint_notebook(_notebook(tmp_path, cell))
+        assert problems and all("cell 1 (t0): line " in p for p in problems), (what, problems)
+    text = lambda what: "\n".join(lint_notebook(_notebook(tmp_path, FORGEABLE[what])))  # noqa: E731
+    assert "line 6: check_close's `threshold` (threshold) depends on probe values ['threshold']" in text(
+        "threshold from the probe")
+    assert "line 8: check_true's condition reads ['gap'], computed in the kernel" in text(
+        "reference computed in the kernel")  # `gap`: assigned in the judge from a probe value
+    assert "check_equal's `want`" in text("expected value derived from a probe value")
+    assert "line 4: loops over probe values ['rates'] before any check of their length" in text(
+        "loop over a probe value")
+    assert "line 4: takes all()/any() of probe values ['changed']" in text("all() of a probe value")
+
+
+def test_lint_accepts_counted_loops_and_references_from_the_trusted_side(tmp_path):
+    cells = [
+        """import numpy as np
+from course.checks import check_close, load_answers
+answers = load_answers("a")
+got = np.asarray(loss(answers["x"]))
+check_close(f"loss ({got.dtype})", got, answers["loss_true"], 1e-6)""",
+        """import numpy as np
+from course.checks import check_close, check_equal, check_true, load_answers
+answers = load_answers("a")
+rates = [o.learning_rate for o in get_solvers()]
+z = np.asarray(sample_noise(1000, 2))
+### BEGIN HIDDEN TESTS
+check_equal("two optimizers", len(rates), 2)
+for rate in rates:
+    check_true("rate", abs(rate - 1e-3) < 1e-9, "wrong rate")
+for index, role in enumerate(("D", "G")):
+    check_close(role, rates[index], answers["rate"], 1e-9)
+check_equal("noise shape", z.shape, (1000, 2))
+fractions = np.histogram(z, bins=10)[0] / z.size
+check_true("uniform", bool(np.all(np.abs(fractions - 0.1) < 0.01)), "not uniform")
+### END HIDDEN TESTS""",
+    ]
+    assert lint_notebook(_notebook(tmp_path, *cells)) == []
+
+
+def test_a_notebook_not_yet_migrated_gets_warnings_not_problems(tmp_path):
+    from autograder.judge import NOT_YET_TRUSTED, trust_warnings
+
+    path = _notebook(tmp_path, FORGEABLE["loop over a probe value"])
+    pending = path.rename(path.with_name(sorted(NOT_YET_TRUSTED)[0]))
+    assert lint_notebook(pending) == []
+    assert len(trust_warnings(pending)) == 1

@@ -296,7 +296,9 @@ WRONG = {
         "d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables\n"
         "d_optimizer.apply_gradients(zip(tape.gradient(total, d_vars), d_vars))\n"
         "g_optimizer.apply_gradients(zip(tape.gradient(total, g_vars), g_vars))\n"
-        "return d_value, g_value")}, {"train_step_gradients_hidden"}),
+        "return d_value, g_value")},
+        # train_step_updates_hidden compares D's change with one d_optimizer step of d_loss's gradient
+        {"train_step_gradients_hidden", "train_step_updates_hidden"}),
     "sequential_updates": ({"train_step": (
         "with tf.GradientTape() as tape:\n"
         "    d_value = d_loss(discriminator(real_data), discriminator(generator(noise)))\n"
