@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -51,12 +52,26 @@ def tiny_source_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+# The tests' grading secret: fixed, so that every run draws the same inputs for the same student and a failure
+# can be repeated; GAN_COURSE_TEST_SECRET (64+ hex digits) draws other inputs (the draw sweep of
+# tests/notebooks/test_draws.py does that on purpose: a check must hold for every draw, not for one).
+TEST_SECRET = os.environ.get("GAN_COURSE_TEST_SECRET", "5e" * 32)
+
+
+def pytest_report_header(config):
+    return f"grading secret of the tests: {TEST_SECRET[:8]}... (GAN_COURSE_TEST_SECRET)"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def grading_secret_outside_home(tmp_path_factory):
     """Every test's grading secret and answer cache in a folder of the test session, never the user's own."""
     from autograder import inputs
 
     root = tmp_path_factory.mktemp("instructor")
+    (root / "config").mkdir(mode=0o700)
+    secret_file = root / "config" / "grading-secret"
+    secret_file.write_text(TEST_SECRET + "\n")
+    secret_file.chmod(0o600)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(inputs, "default_secret_path", lambda: root / "config" / "grading-secret")
         patch.setattr(inputs, "default_cache_dir", lambda: root / "cache")

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -62,7 +63,11 @@ def test_every_hash_pinned_and_the_environment_holds_exactly_the_locked_versions
     assert all("--hash=sha256:" in block for block in blocks if "==" in block)
     if not (Path(sys.prefix) / ".installed").is_file():
         pytest.skip("not the virtual environment `make install` made from requirements.lock")
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # Only what is installed in the environment's site-packages: setuptools, once imported, puts the packages it
+    # vendors (older importlib-metadata, packaging, wheel, zipp...) on sys.path, and they are not installed.
+    import setuptools  # noqa: F401  (as in the whole suite, where some test has imported it already)
+    site_packages = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=site_packages)}
     differ = {name: (version, installed.get(name)) for name, version in locked.items()
               if installed.get(name) != version}
     assert differ == {}, "installed versions differ from requirements.lock (locked, installed): run `make install`"

@@ -309,6 +309,11 @@ def callback_images(noise, weights, class_vectors=None):
 
 
 # ------------------------------------------------------------------------------------------------- build
+def _away_from_zero(values: np.ndarray) -> np.ndarray:
+    """``values`` moved to at least 0.5 from zero, sign kept (float32)."""
+    return (np.sign(values) * (0.5 + np.abs(values))).astype(np.float32)
+
+
 def build(seed: int = SEED) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     answers: dict[str, np.ndarray] = {}
@@ -388,20 +393,32 @@ def build(seed: int = SEED) -> dict[str, np.ndarray]:
         answers[f"callback_images{suffix}_true"] = callback_images(z, plain)
         answers[f"callback_cond_images{suffix}_true"] = callback_images(z, conditional, callback_classes)
 
-    logits = rng.normal(0.0, 1.5, size=9).astype(np.float32)
-    logits[rng.integers(0, 9)] = rng.uniform(0.05, 0.45)  # "real", though below 0.5: thresholds on logits differ
+    # Every threshold mistake must move the accuracy, for every draw: only the one logit placed in (0.05, 0.45)
+    # lies between the thresholds 0 and 0.5 (the others are at least 0.5 from zero), so "> 0.5" flips exactly one
+    # hit and no second flip can cancel it.
+    logits = _away_from_zero(rng.normal(0.0, 1.5, size=9))
+    logits[rng.integers(0, 9)] = rng.uniform(0.05, 0.45)
     labels = rng.integers(0, 2, size=9).astype(np.float32)
     splits = np.array([3, 2, 4], dtype=np.int64)
     hits = (logits > 0) == (labels > 0.5)
     answers.update(metric_logits=logits, metric_labels=labels, metric_splits=splits,
                    metric_results_true=np.array([hits[:end].mean() for end in np.cumsum(splits)], dtype=np.float64))
 
-    edge_logits = rng.normal(0.0, 1.0, size=12).astype(np.float32)
-    edge_logits[rng.permutation(12)[:4]] = 0.0
-    positions = np.flatnonzero(edge_logits != 0)
-    edge_logits[positions[0]] = rng.uniform(0.05, 0.45)
+    # The edge batch, built so that each mistake turns hits into misses only (never both ways, which could cancel
+    # in the mean): the four exact zeros carry "fake" labels (0 or 0.1), so ">= 0" misses them all; the one small
+    # positive logit carries label 1, so "> 0.5" misses it; every 0.9 label sits on a positive logit, so
+    # "== 1" misses each of them.
+    edge_logits = _away_from_zero(rng.normal(0.0, 1.0, size=12))
     edge_labels = rng.choice(np.array([0.0, 0.1, 0.9, 1.0], dtype=np.float32), size=12)
-    edge_labels[:2] = [0.1, 0.9]
+    order = rng.permutation(12)
+    zeros, small, smoothed_real = order[:4], order[4], order[5]
+    edge_logits[zeros] = 0.0
+    edge_labels[zeros] = rng.choice(np.array([0.0, 0.1], dtype=np.float32), size=4)
+    edge_labels[zeros[0]] = 0.1
+    edge_logits[small], edge_labels[small] = rng.uniform(0.05, 0.45), 1.0
+    edge_labels[smoothed_real] = 0.9
+    on_smoothed_real = edge_labels == np.float32(0.9)
+    edge_logits[on_smoothed_real] = np.abs(edge_logits[on_smoothed_real])
     answers.update(metric_edge_logits=edge_logits, metric_edge_labels=edge_labels,
                    metric_edge_result_true=np.float64(np.mean((edge_logits > 0) == (edge_labels > 0.5))))
     return answers
