@@ -44,7 +44,7 @@ def class_totals(db_url: str, *, late_config=None) -> tuple[dict, dict]:
 def export(*, db_url: str, out_csv: Path, format: str = "csv", late_config=None) -> int:
     """Write the file; returns the number of student rows. Refuses (``GradebookMissing``) a gradebook that does
     not exist or holds no graded submission, before writing anything: an empty file must never reach the LMS."""
-    from autograder.gradebook import require_gradebook
+    from autograder.preflight import require_gradebook
 
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r} (known: {', '.join(FORMATS)})")

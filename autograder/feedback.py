@@ -105,13 +105,11 @@ def regenerate(*, assignment: str, out_dir: Path, db_url: str | None = None, lat
     (nbgrader's AssignLatePenalties), then rewrite every feedback page and grades.csv of ``assignment``."""
     from autograder import term
     from autograder.grade import write_csv
-    from autograder.gradebook import require_gradebook
+    from autograder.preflight import default_db_url, require_gradebook, require_results
 
     out_dir = Path(out_dir)
-    results = sorted((out_dir / "results").glob(f"*/{assignment}.json"))
-    if not results:
-        raise FileNotFoundError(f"no results of {assignment!r} under {out_dir / 'results'}: grade it first")
-    db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
+    results = require_results(out_dir, assignment)
+    db_url = db_url or default_db_url(out_dir)
     require_gradebook(db_url, assignment)  # pages without the grader's points would look final
     term.refresh_late_penalties(db_url, assignment, late_config)
     totals = term.gradebook_totals(db_url, assignment)

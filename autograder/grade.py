@@ -29,6 +29,7 @@ from autograder.caps import SubmissionGroup, describe_caps
 from autograder.judge import answer_key_usage
 from autograder.notebook import autograded_checks, manual_points, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks, testkit_modules
+from autograder.preflight import require_submitted_folder
 from autograder.records import GRADED_STATUSES, STATUS_PRECEDENCE, Job, Limits, NotebookResult, Status
 from autograder.records import SubmissionAnswers
 
@@ -56,9 +57,7 @@ class Submission:
 
 
 def find_submissions(submitted_dir: Path, assignment: str, only: str | None = None) -> list[Submission]:
-    submitted_dir = Path(submitted_dir)
-    if not submitted_dir.is_dir():
-        raise FileNotFoundError(f"submitted folder {submitted_dir} does not exist")
+    submitted_dir = require_submitted_folder(submitted_dir)
     found = []
     for name in untrusted.subfolders(submitted_dir):  # a student folder that is a link is refused when graded
         if only is not None and name != only:
