@@ -4,7 +4,8 @@ What the checks need to see and the real models hide: the ``training`` flag each
 batches it sees (``RecordingModel``), which loss is called with which labels (``RecordingLoss``), how often and
 for how many rows noise is drawn (``NoiseBank``, which also makes each draw reproducible inside ``fit``), which
 tf.data transformations a pipeline is made of (``pipeline_stages``) and what a callback hands to
-``save_image_grid`` (``recorded_image_grids``).
+``save_image_grid`` (``recorded_image_grids``; ``run_callback`` runs a student's callback on the seeded stand-in
+generator, so what it saved is a result of the student's code).
 """
 from __future__ import annotations
 
