@@ -338,16 +338,9 @@ def _judge_imports(parts: CellParts) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Lint
 # ----------------------------------------------------------------------------------------------------------
-# Source notebooks (by file name) whose checks still compare with values the kernel computed (issue 21): the
-# lint reports their `lint_trusted_comparisons` problems as warnings until each one migrates; remove it then.
-NOT_YET_TRUSTED = frozenset({"keras_model_gan.ipynb"})
-TRUST_WARNING = "warning (not yet migrated, issue 21): "
-
-
 def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> list[str]:
-    """Problems of a source notebook against ``docs/CONVENTIONS.md`` (empty when it follows them); for a
-    notebook in ``NOT_YET_TRUSTED`` the trusted-comparison problems are left out (``trust_warnings`` lists
-    them)."""
+    """Problems of a source notebook against ``docs/CONVENTIONS.md`` (empty when it follows them), the
+    trusted-comparison problems (``lint_trusted_comparisons``) of every notebook included."""
     nb = read_notebook(path)
     problems: list[str] = []
     visible_keys: set[str] = set()
@@ -367,8 +360,7 @@ def lint_notebook(path: Path, *, hidden_keys: frozenset[str] = frozenset()) -> l
             problems.append(f"{where}: {error}")
             continue
         problems += [f"{where}: {p}" for p in _lint_parts(parts, source)]
-        if Path(path).name not in NOT_YET_TRUSTED:
-            problems += [f"{where}: {p}" for p in lint_trusted_comparisons(source)]
+        problems += [f"{where}: {p}" for p in lint_trusted_comparisons(source)]
         hidden = HIDDEN_BEGIN in source
         if hidden:
             unbound = sorted(_free_names(parts.judge) - set(parts.probe_names))
@@ -634,7 +626,8 @@ def _student_results(probe_tree, imports_tree) -> set[str]:
 
 
 def trust_warnings(path: Path) -> list[str]:
-    """``lint_trusted_comparisons`` problems of every test cell of a notebook, whether or not it is trusted yet."""
+    """``lint_trusted_comparisons`` problems of every test cell of a notebook (the part of ``lint_notebook`` that
+    says whether a forged probe value could pass a check)."""
     problems = []
     for index, cell in enumerate(read_notebook(path).cells):
         if cell.get("cell_type") == "code" and is_autograded_test(cell):

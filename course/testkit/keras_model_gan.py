@@ -4,7 +4,8 @@ What the checks need to see and the real models hide: the ``training`` flag each
 batches it sees (``RecordingModel``), which loss is called with which labels (``RecordingLoss``), how often and
 for how many rows noise is drawn (``NoiseBank``, which also makes each draw reproducible inside ``fit``), which
 tf.data transformations a pipeline is made of (``pipeline_stages``) and what a callback hands to
-``save_image_grid`` (``recorded_image_grids``).
+``save_image_grid`` (``recorded_image_grids``; ``run_callback`` runs a student's callback on the seeded stand-in
+generator, so what it saved is a result of the student's code).
 """
 from __future__ import annotations
 
@@ -290,3 +291,18 @@ def callback_generator(answers, num_classes=None):
             self.generator = model
 
     return Holder(generator), generator
+
+
+def run_callback(callback, answers, namespace, epochs=1, num_classes=None):
+    """Hand ``callback`` (a ``SampleGridCallback``) the seeded stand-in generator of ``callback_generator(answers,
+    num_classes)`` and call its ``on_epoch_end`` for epochs 0 .. ``epochs`` - 1, ``save_image_grid`` recorded (in
+    ``namespace``, the notebook's globals). Returns plain data: ``saved_images`` (the images given to
+    ``save_image_grid``, float64 arrays, in call order), ``paths`` (where they were to be saved) and
+    ``generator_flags`` (the ``training`` flag of every generator call, None when none was passed)."""
+    holder, generator = callback_generator(answers, num_classes=num_classes)
+    with recorded_image_grids(namespace) as saved:
+        callback.set_model(holder)
+        for epoch in range(epochs):
+            callback.on_epoch_end(epoch, {})
+    return {"saved_images": [images for images, _ in saved], "paths": [path for _, path in saved],
+            "generator_flags": [call[0] for call in generator.log.calls]}
