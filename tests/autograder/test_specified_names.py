@@ -47,3 +47,11 @@ def test_named_in_text_wants_code_not_a_word():
     assert not named_in_text("noise", "the noise stays fixed")
     assert named_in_text("noise", "keep it in ``self.noise``") and named_in_text("noise", "`noise` is fixed")
     assert named_in_text("noise", "Attributes:\n    noise: fixed")
+
+
+def test_no_source_notebook_reads_an_unnamed_attribute():
+    from autograder.paths import SOURCE_DIR
+
+    notebooks = sorted(SOURCE_DIR.glob("*/*.ipynb"))
+    assert len(notebooks) >= 5
+    assert [problem for path in notebooks for problem in unspecified_reads(path)] == []
