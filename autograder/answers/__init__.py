@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.answer_keys import EXPECTED_SUFFIX, is_input  # noqa: F401 (part of this module's interface)
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, testkit_modules
 
 RTOL, ATOL = 1e-6, 1e-9  # far below every check's threshold, far above BLAS summation-order noise
-EXPECTED_SUFFIX = "_true"
 
 
 def reference_names() -> list[str]:
@@ -58,6 +58,7 @@ def build_answers(assignment: str, seed: int | None = None) -> dict[str, np.ndar
 
 def key_usage(assignment: str, source_dir: Path = SOURCE_DIR):
     """Where the assignment's source notebooks read each answer key (``autograder.judge.KeyUsage``)."""
+    # Deferred: the judge reads notebooks (nbformat), and building the answers stays NumPy only.
     from autograder.judge import answer_key_usage
 
     return answer_key_usage(sorted((Path(source_dir) / assignment).glob("*.ipynb")), testkit_modules(assignment))
@@ -67,10 +68,6 @@ def hidden_keys(assignment: str, source_dir: Path = SOURCE_DIR) -> frozenset[str
     """Keys kept out of ``data/``: those the reference declares, and those only hidden judge code reads."""
     declared = frozenset(getattr(_module(assignment), "HIDDEN_KEYS", ()))
     return declared | key_usage(assignment, source_dir).hidden_only
-
-
-def is_input(key: str) -> bool:
-    return not key.endswith(EXPECTED_SUFFIX)
 
 
 @dataclass(frozen=True)
