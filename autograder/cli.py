@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder import preflight
 from autograder.paths import REPO_ROOT, assignments
 from autograder.records import Limits
 
@@ -89,12 +90,26 @@ def cmd_validate(args) -> int:
     return EXIT_OK if all_ok else EXIT_FAILED
 
 
+def _preflight(verb: str, *checks) -> bool:
+    """Run ``autograder.preflight`` checks before the verb imports its heavy modules; False (after saying what
+    is missing) when one fails."""
+    try:
+        for check in checks:
+            check()
+    except FileNotFoundError as error:
+        print(f"autograder {verb}: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_grade(args) -> int:
+    _assignments([args.assignment])
+    if not _preflight("grade", lambda: preflight.require_submitted_folder(Path(args.submitted_dir))):
+        return EXIT_FAILED
     from autograder.distributed import ClusterRefused, SchedulerLost
     from autograder.grade import GRADED_STATUSES, grade
     from autograder.sandbox import SandboxUnavailable
 
-    _assignments([args.assignment])
     try:
         records = grade(assignment=args.assignment, submitted_dir=Path(args.submitted_dir), out_dir=Path(args.out),
                         jobs=args.jobs, db_url=args.db, only=args.only, limits=_limits(args),
@@ -147,6 +162,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_feedback(args) -> int:
+    db_url = args.db or preflight.default_db_url(Path(args.out))
+    if not _preflight("feedback", lambda: preflight.require_results(Path(args.out), args.assignment),
+                      lambda: preflight.require_gradebook(db_url, args.assignment)):
+        return EXIT_FAILED
     from autograder.feedback import regenerate
     from autograder.term import load_config
 
@@ -162,6 +181,8 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if not _preflight("export", lambda: preflight.require_gradebook(args.db)):
+        return EXIT_FAILED
     from autograder.export import export
     from autograder.term import load_config
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from autograder import term
-from autograder.gradebook import require_gradebook
 from autograder.nbgrader_api import COURSE_ID
+from autograder.preflight import require_gradebook
 
 EXPORT_COLUMNS = ["student_id", "assignment", "auto_score", "auto_max", "manual_score", "manual_max",
                   "extra_credit", "late_penalty", "total", "max_score", "timestamp", "seconds_late",

@@ -105,15 +105,13 @@ def write_feedback(out_dir: Path, result: dict, totals=None) -> Path:
 def regenerate(*, assignment: str, out_dir: Path, db_url: str | None = None, late_config=None) -> list[Path]:
     """`autograder feedback`: after manual grading, recompute late penalties from the current scores
     (nbgrader's AssignLatePenalties), then rewrite every feedback page and grades.csv of ``assignment``."""
-    # Deferred: the gradebook's nbgrader and SQLAlchemy, which writing a page (while grading) does not need.
+    # Deferred: nbformat (term) and SQLAlchemy (preflight), which writing a page (while grading) does not need.
     from autograder import term
-    from autograder.gradebook import require_gradebook
+    from autograder.preflight import default_db_url, require_gradebook, require_results
 
     out_dir = Path(out_dir)
-    results = sorted((out_dir / "results").glob(f"*/{assignment}.json"))
-    if not results:
-        raise FileNotFoundError(f"no results of {assignment!r} under {out_dir / 'results'}: grade it first")
-    db_url = db_url or f"sqlite:///{(out_dir / 'gradebook.db').resolve()}"
+    results = require_results(out_dir, assignment)
+    db_url = db_url or default_db_url(out_dir)
     require_gradebook(db_url, assignment)  # pages without the grader's points would look final
     term.refresh_late_penalties(db_url, assignment, late_config)
     totals = term.gradebook_totals(db_url, assignment)

@@ -25,6 +25,7 @@ from autograder.answers import reference_names
 from autograder.distributed import grade_on_cluster
 from autograder.inputs import GradingInputs
 from autograder.paths import DATA_DIR, HIDDEN_DIR, REPO_ROOT, SOURCE_DIR, source_notebooks
+from autograder.preflight import require_submitted_folder
 from autograder.records import GRADED_STATUSES, Limits, Status
 from autograder.results import result_path, write_csv, write_result
 from autograder.sandbox import require_sandbox
@@ -33,9 +34,7 @@ from autograder.submission import Submission, failure_record, grade_submission
 
 
 def find_submissions(submitted_dir: Path, assignment: str, only: str | None = None) -> list[Submission]:
-    submitted_dir = Path(submitted_dir)
-    if not submitted_dir.is_dir():
-        raise FileNotFoundError(f"submitted folder {submitted_dir} does not exist")
+    submitted_dir = require_submitted_folder(submitted_dir)
     found = []
     for name in untrusted.subfolders(submitted_dir):  # a student folder that is a link is refused when graded
         if only is not None and name != only:

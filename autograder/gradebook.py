@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbgrader import utils as nbgrader_utils
 from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SAWarning
 from sqlalchemy.pool import NullPool
@@ -30,41 +30,6 @@ from autograder.nbgrader_api import COURSE_ID, generate_assignment
 from autograder.paths import SOURCE_DIR
 
 ATTEMPTS = 5
-
-
-class GradebookMissing(FileNotFoundError):
-    """A gradebook URL that names no gradebook, or one that holds no grades of what was asked for."""
-
-
-def require_gradebook(db_url: str, assignment: str | None = None) -> None:
-    """Refuse, naming the fix, a gradebook that does not exist or holds no graded submission (of ``assignment``,
-    when given); never creates one. Commands that read grades call this first: opening a mistyped SQLite path
-    with nbgrader would create an empty gradebook and report "0 students" as if that were the class."""
-    url = make_url(db_url)
-    shown = url.render_as_string(hide_password=True)
-    if url.get_backend_name() == "sqlite":
-        database = url.database or ""
-        if database in ("", ":memory:") or not Path(database).is_file():
-            raise GradebookMissing(f"no gradebook at {shown}: check the path (`autograder grade A SUBMITTED --out "
-                                   "OUT` writes sqlite:///OUT/gradebook.db)")
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            if "submitted_assignment" not in inspect(connection).get_table_names():
-                raise GradebookMissing(f"{shown} is not an nbgrader gradebook (no submitted_assignment table)")
-            query = "SELECT count(*) FROM submitted_assignment"
-            if assignment is not None:
-                query += (" JOIN assignment ON submitted_assignment.assignment_id = assignment.id"
-                          " WHERE assignment.name = :name")
-            count = connection.execute(text(query), {"name": assignment}).scalar()
-    except DBAPIError as error:
-        raise GradebookMissing(f"cannot open the gradebook {shown}: {str(error.orig).strip()[:200]}") from None
-    finally:
-        engine.dispose()
-    if not count:
-        what = f"of {assignment!r}" if assignment is not None else "at all"
-        raise GradebookMissing(f"the gradebook {shown} holds no graded submissions {what}: grade first "
-                               "(`autograder grade`), or check --db")
 
 
 @contextmanager

@@ -32,11 +32,23 @@ LOCAL_MATHJAX_URL = "/static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 FORMGRADER_TEMPLATES = Path(__file__).resolve().parent / "formgrader_templates"
 
 
-def offline_formgrader_settings() -> dict:
-    """``c.HTMLExporter`` settings that make formgrader's grading page take MathJax from ``LOCAL_MATHJAX_URL``:
-    nbgrader's template hard-codes the CDN, ours (it extends nbgrader's) takes ``mathjax_url``. Only for the
+def _mathjax_lines() -> list[str]:
+    """Config lines that choose formgrader's MathJax when the server starts, not when grading wrote the file:
+    Debian's copy (``LOCAL_MATHJAX``) if it is installed then, else the CDN with a message on the server's log
+    saying what to install. So installing libjs-mathjax after grading needs a server restart, never a regrade.
+    nbgrader's template hard-codes the CDN; ours (it extends nbgrader's) takes ``mathjax_url``. Only for the
     config of a grading output folder: `nbgrader generate_feedback` run there would take this template too."""
-    return {"mathjax_url": LOCAL_MATHJAX_URL, **formgrader_exporter_settings()}
+    static_root = LOCAL_MATHJAX.parent.parent
+    return [
+        "import os, sys  # noqa: E401",
+        f"if os.path.isfile({str(LOCAL_MATHJAX)!r}):  # Debian's libjs-mathjax, checked at each server start",
+        f"    # served when the server runs with --ServerApp.extra_static_paths={static_root}",
+        f"    c.HTMLExporter.mathjax_url = {LOCAL_MATHJAX_URL!r}",
+        "else:",
+        "    print('nbgrader_config.py: no offline MathJax; formgrader\\'s grading page asks a CDN for it (raw TeX '",
+        "          'offline): `sudo apt-get install libjs-mathjax`, then restart the server with '",
+        f"          '--ServerApp.extra_static_paths={static_root} (no regrade needed)', file=sys.stderr)",
+    ]
 
 
 def formgrader_exporter_settings() -> dict:
@@ -182,13 +194,8 @@ def write_formgrader_config(*, autograded_dir: Path, db_url: str, source_dir: Pa
         f"c.CourseDirectory.source_directory = {os.path.relpath(Path(source_dir).resolve(), root)!r}",
     ]
     lines.append("# the grading page cleans what students wrote (autograder.inert): keep these settings")
-    if LOCAL_MATHJAX.is_file():
-        lines.append("# MathJax from Debian's libjs-mathjax: start the server with "
-                     f"--ServerApp.extra_static_paths={LOCAL_MATHJAX.parent.parent}")
-        settings = offline_formgrader_settings()
-    else:
-        settings = formgrader_exporter_settings()
-    lines += [f"c.HTMLExporter.{name} = {value!r}" for name, value in settings.items()]
+    lines += [f"c.HTMLExporter.{name} = {value!r}" for name, value in formgrader_exporter_settings().items()]
+    lines += _mathjax_lines()
     if submitted_dir is not None:
         lines.append(f"c.CourseDirectory.submitted_directory = "
                      f"{os.path.relpath(Path(submitted_dir).resolve(), root)!r}")

@@ -2,7 +2,8 @@
 release stubs earn none.
 
 Three steps per notebook: ``autograder.judge.lint_notebook`` (probe/judge test cells, imports first, no bare
-``assert``, one grading flag, no hidden expected value read by visible code); then both runs go through the
+``assert``, one grading flag, no hidden expected value read by visible code) and
+``autograder.specified_names.unspecified_reads`` (locked cells read only what the text names); then both runs go through the
 grading worker (sandbox, probe, judge), so validation exercises exactly what grading does: an assignment with
 an answer reference is graded on inputs drawn for a pseudo-student (``autograder.inputs.VALIDATE_STUDENT``),
 as a real submission's are, so full marks prove the solutions and the reference agree on drawn inputs.
@@ -20,6 +21,7 @@ from autograder.nbgrader_api import generate_assignment
 from autograder.notebook import autograded_checks, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
 from autograder.records import Limits, NotebookResult, SubmissionAnswers
+from autograder.specified_names import unspecified_reads
 from autograder.submission import prepare_answers, run_notebook
 
 
@@ -54,6 +56,12 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
             lines.append(f"{assignment}/{source_path.name} [trusted comparisons]: {len(warnings)} left to migrate "
                          "(warnings, issue 21)")
             lines += [f"    {TRUST_WARNING}{warning}" for warning in warnings]
+        unspecified = unspecified_reads(source_path)
+        if unspecified:
+            ok = False
+            lines.append(f"{assignment}/{source_path.name} [locked cells]: {len(unspecified)} names the text "
+                         "does not give:")
+            lines += [f"    {problem}" for problem in unspecified]
         if problems:
             ok = False
             lines.append(f"{assignment}/{source_path.name} [conventions]: {len(problems)} problems:")

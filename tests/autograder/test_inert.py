@@ -242,3 +242,22 @@ def test_write_autograded_makes_every_notebook_inert_and_one_failure_loses_only_
                                     executed={"A.ipynb": hostile}, submission_folder=tmp_path / "sub")
     text = written[0].read_text()
     assert "could not be made safe to show (RuntimeError)" in text and "script" not in text
+
+
+def test_offline_mathjax_follows_the_install_not_the_grading_order(tmp_path, monkeypatch, capfd):
+    """Issue 22: libjs-mathjax installed after grading used to need a regrade; now a server restart does."""
+    from autograder import term
+
+    mathjax = tmp_path / "javascript" / "mathjax" / "MathJax.js"
+    monkeypatch.setattr(term, "LOCAL_MATHJAX", mathjax)
+    path = term.write_formgrader_config(autograded_dir=tmp_path / "autograded", db_url="sqlite:///x.db",
+                                        source_dir=tmp_path / "source")  # graded before the install
+    exporter = term.load_config(path).HTMLExporter
+    assert "mathjax_url" not in exporter and exporter.sanitize_html is True
+    said = capfd.readouterr().err
+    assert "apt-get install libjs-mathjax" in said and f"extra_static_paths={mathjax.parent.parent}" in said
+    mathjax.parent.mkdir(parents=True)
+    mathjax.write_text("// MathJax 2")  # installed later; the server restarts and reads the config again
+    exporter = term.load_config(path).HTMLExporter
+    assert exporter.mathjax_url == term.LOCAL_MATHJAX_URL and exporter.template_name == "formgrade_offline"
+    assert "MathJax" not in capfd.readouterr().err

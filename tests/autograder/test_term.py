@@ -212,7 +212,7 @@ def test_export_and_feedback_refuse_a_gradebook_that_is_not_there(term, tmp_path
     assert not (out / "gradebok.db").exists()
     # a gradebook that exists but holds none of this assignment's grades is refused too
     assert cli_main(["feedback", TINY, "--out", str(out), "--db", _db(out).replace(TINY, TINY)]) == 0
-    from autograder.gradebook import GradebookMissing, require_gradebook
+    from autograder.preflight import GradebookMissing, require_gradebook
 
     with pytest.raises(GradebookMissing, match="no graded submissions of 'gan_basics'"):
         require_gradebook(_db(out), "gan_basics")
