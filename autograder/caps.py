@@ -4,7 +4,7 @@ What must hold: every process a submission's kernel starts (threads included) is
 (resident pages *and* the pages of its tmpfs files: the sandbox's ``/tmp`` and working folder) and number of
 processes are capped (``c.Autograder.memory_mb``, ``c.Autograder.max_processes``), so that two hostile
 submissions graded side by side cannot take the machine's memory or process table from the rest of the class.
-The group is made by the parent (``grade.run_notebook``) before the worker starts, the kernel enters it before
+The group is made by the parent (``submission.run_notebook``) before the worker starts, the kernel enters it before
 its sandbox is set up (``join_command``: nothing of the student's runs outside it) and the parent kills whatever
 is left in it and removes it after the notebook, also when the worker was killed; groups left by a grader that
 was itself killed are removed the next time caps are detected.

@@ -1,4 +1,8 @@
-"""`autograder <verb>`: a thin command line over the keyword-only functions of each verb module."""
+"""`autograder <verb>`: a thin command line over the keyword-only functions of each verb module.
+
+Each verb imports its module when it runs: between them they load nbformat, nbgrader, SQLAlchemy,
+jupyter_client, Dask and NumPy, which ``autograder --help`` and the other verbs need not.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +11,7 @@ from pathlib import Path
 
 from autograder import preflight
 from autograder.paths import REPO_ROOT, assignments
+from autograder.records import Limits
 
 EXIT_OK, EXIT_FAILED = 0, 1
 EXIT_MOST_FAILED = 100  # `autograder grade` exits with the number of submissions not graded, up to this
@@ -23,8 +28,6 @@ def _assignments(names: list[str]) -> list[str]:
 
 def _limits(args=None):
     """Grading limits: ``c.Autograder.*`` in nbgrader_config.py (traits with defaults), then the flags."""
-    from autograder.records import Limits
-
     overrides = {}
     if args is not None:
         overrides = {name: getattr(args, name, None) for name in ("cell_timeout", "submission_timeout", "memory_mb")}

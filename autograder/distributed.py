@@ -1,6 +1,6 @@
 """Grading on a Dask cluster: ``autograder grade A SUBMITTED --out OUT --scheduler tcp://HOST:8786``.
 
-One Dask task per submission. The task runs ``autograder.grade.grade_submission`` on a Dask worker, the code
+One Dask task per submission. The task runs ``autograder.submission.grade_submission`` on a Dask worker, the code
 path of local grading: the worker process starts ``python -m autograder.worker`` per notebook, whose kernel
 runs in the same bubblewrap sandbox under the same limits, and returns the submission's record (the dict of
 the output contract, ``executed`` notebooks included). This process stays the only writer of ``results/``,
@@ -33,6 +33,8 @@ from concurrent.futures import CancelledError
 from importlib import metadata
 from pathlib import Path
 
+import autograder
+import course as course_package
 from autograder import untrusted
 from autograder.answers import AnswerFiles
 from autograder.records import (
@@ -44,6 +46,8 @@ from autograder.records import (
     WorkerDescription,
     bytes_digest,
 )
+from autograder.sandbox import sandbox_problem
+from autograder.submission import Submission, failure_record, grade_submission
 
 PACKAGE = "gan-course"
 CONNECT_TIMEOUT = 30  # seconds to reach the scheduler and to see a first worker
@@ -112,11 +116,8 @@ def package_version() -> str:
 
 def code_digest() -> str:
     """sha256 of the installed ``autograder`` and ``course`` packages' Python files (the code that grades)."""
-    import autograder
-    import course
-
     files = {}
-    for package in (autograder, course):
+    for package in (autograder, course_package):
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*.py")):
             files[f"{package.__name__}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
@@ -126,8 +127,6 @@ def code_digest() -> str:
 def describe_worker(course: CourseFiles, dask_worker=None) -> WorkerDescription:
     """What one worker has (run there by ``client.run``, which passes ``dask_worker``)."""
     from distributed.comm import get_address_host
-
-    from autograder.sandbox import sandbox_problem
 
     address = dask_worker.address if dask_worker is not None else "local"
     return WorkerDescription(
@@ -178,8 +177,6 @@ def grade_task(task: GradingTask) -> dict:
     from distributed import get_worker
     from distributed.comm import get_address_host
 
-    from autograder.grade import Submission, grade_submission
-
     task.course.verify()
     worker = get_worker()
     cores = os.cpu_count() or 1
@@ -215,8 +212,6 @@ def grade_on_cluster(submissions: list, *, scheduler: str, source_dir: Path, lim
     """
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
-
-    from autograder.grade import failure_record
 
     if not submissions:
         return

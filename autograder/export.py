@@ -16,7 +16,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
+from autograder import term
 from autograder.nbgrader_api import COURSE_ID
+from autograder.preflight import require_gradebook
 
 EXPORT_COLUMNS = ["student_id", "assignment", "auto_score", "auto_max", "manual_score", "manual_max",
                   "extra_credit", "late_penalty", "total", "max_score", "timestamp", "seconds_late",
@@ -27,8 +29,6 @@ FORMATS = ("csv", "canvas")
 
 def class_totals(db_url: str, *, late_config=None) -> tuple[dict, dict]:
     """(assignment -> student -> Totals, student id -> display name) for every assignment in the gradebook."""
-    from autograder import term
-
     with warnings.catch_warnings(), Gradebook(db_url, course_id=COURSE_ID) as book:
         warnings.simplefilter("ignore")
         names = [a.name for a in book.assignments]
@@ -44,8 +44,6 @@ def class_totals(db_url: str, *, late_config=None) -> tuple[dict, dict]:
 def export(*, db_url: str, out_csv: Path, format: str = "csv", late_config=None) -> int:
     """Write the file; returns the number of student rows. Refuses (``GradebookMissing``) a gradebook that does
     not exist or holds no graded submission, before writing anything: an empty file must never reach the LMS."""
-    from autograder.preflight import require_gradebook
-
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r} (known: {', '.join(FORMATS)})")
     require_gradebook(db_url)

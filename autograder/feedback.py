@@ -7,6 +7,8 @@ import html
 import json
 from pathlib import Path
 
+from autograder.results import write_csv
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
@@ -103,8 +105,8 @@ def write_feedback(out_dir: Path, result: dict, totals=None) -> Path:
 def regenerate(*, assignment: str, out_dir: Path, db_url: str | None = None, late_config=None) -> list[Path]:
     """`autograder feedback`: after manual grading, recompute late penalties from the current scores
     (nbgrader's AssignLatePenalties), then rewrite every feedback page and grades.csv of ``assignment``."""
+    # Deferred: nbformat (term) and SQLAlchemy (preflight), which writing a page (while grading) does not need.
     from autograder import term
-    from autograder.grade import write_csv
     from autograder.preflight import default_db_url, require_gradebook, require_results
 
     out_dir = Path(out_dir)

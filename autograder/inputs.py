@@ -10,7 +10,7 @@ What must hold:
   So the ``want`` a visible check's feedback shows helps nobody else, nor a later submission.
 - The expected values for those inputs come from the NumPy reference (``build_answers(a, seed=...)``) on the
   trusted side, cached per reference code and seed in ``c.Autograder.answers_cache`` (instructor-only).
-  The kernel gets only the inputs its code reads (``autograder.grade.prepare_answers``), the judge all of it.
+  The kernel gets only the inputs its code reads (``autograder.submission.prepare_answers``), the judge all of it.
 - The secret never leaves this machine: it is in no record, feedback page, output folder or Dask task (a task
   carries the drawn ``SubmissionAnswers``). The record names the seed and what it was drawn from
   (``answers_seed``, ``answers_drawn_for``), so ``build_answers(a, seed=record["answers_seed"])`` reproduces a
@@ -36,9 +36,12 @@ import platformdirs
 from traitlets import Unicode, default
 from traitlets.config import Config, Configurable
 
+import course.checks
+from autograder import answers
 from autograder.answers import build_answers, npz_bytes, reference_names
 from autograder.paths import REPO_ROOT
 from autograder.records import SubmissionAnswers
+from autograder.term import read_timestamp
 
 APP_NAME = "gan-course"
 SECRET_BYTES = 32
@@ -133,10 +136,6 @@ def read_or_create_secret(path: Path) -> bytes:
 def reference_digest() -> str:
     """sha256 of the code the expected values come from (the references and the ``course`` helpers they use):
     a cached answer is reused only while that code is unchanged."""
-    import course.checks
-
-    from autograder import answers
-
     files = {}
     for name, root in (("autograder.answers", Path(answers.__file__).parent),
                        ("course", Path(course.checks.__file__).parent)):
@@ -175,10 +174,8 @@ class AnswerDrawer:
                                  drawn_for=drawn_for)
 
     def for_submission(self, submission) -> SubmissionAnswers | None:
-        """The answers ``submission`` (``autograder.grade.Submission``) is graded with; None when its assignment
+        """The answers ``submission`` (``autograder.submission.Submission``) is graded with; None when its assignment
         has no reference (then the answer files in ``data/`` and ``autograder/hidden/`` are used)."""
-        from autograder.term import read_timestamp
-
         if submission.assignment not in reference_names():
             return None
         timestamp, _ = read_timestamp(submission.folder, trusted_root=submission.submitted_dir)

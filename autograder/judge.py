@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.answers import EXPECTED_SUFFIX
+from autograder.answer_keys import EXPECTED_SUFFIX
 from autograder.notebook import HIDDEN_BEGIN, grade_id, is_autograded_test, read_notebook
 from course import checks
 

@@ -7,7 +7,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = REPO_ROOT / "source"
 RELEASE_DIR = REPO_ROOT / "release"
 DATA_DIR = REPO_ROOT / "data"
-# Instructor-only expected values (hidden checks, grading inputs): never released, never mounted in a sandbox.
+# Instructor-only expected values (hidden checks): never released, never mounted in a sandbox.
 HIDDEN_DIR = REPO_ROOT / "autograder" / "hidden"
 
 

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from autograder.paths import RELEASE_DIR
+from autograder.records import GRADED_STATUSES
 
 MESSAGE_GROUP_CHARS = 160  # messages are grouped on their first characters, after normalising
 TOP_MESSAGES = 5  # failure message groups shown per check
@@ -60,6 +61,7 @@ def _csv_rows(out_dir: Path, assignment: str) -> dict[str, dict]:
 
 
 def _totals(out_dir: Path, assignment: str, db_url: str | None) -> dict:
+    # Deferred: nbformat and nbgrader's gradebook, which the report's pages need not load.
     from autograder.term import gradebook_totals
 
     if db_url is None:
@@ -257,8 +259,6 @@ def _fmt(value: float) -> str:
 
 def assignment_page(*, assignment: str, records: list[dict], rows: list[dict], stats: list[dict],
                     pairs: list, similarity_note: str) -> str:
-    from autograder.records import GRADED_STATUSES
-
     totals = [r["total"] for r in rows]
     statuses = Counter(r["status"] for r in rows)
     body = [f"<h1>Class report: {e(assignment)}</h1>",
@@ -351,6 +351,7 @@ def write_report(*, out_dir: Path, assignment: str | None = None, dest: Path | N
 
 
 def _assignment_report(*, out_dir: Path, assignment: str, db_url, release_dir, config, notebooks_dir):
+    # Deferred: nbformat and NumPy, which only the similarity section needs.
     from autograder.similarity import SimilaritySettings, find_similar
 
     records = read_records(out_dir, assignment)

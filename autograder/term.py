@@ -19,6 +19,7 @@ from traitlets import Dict, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder import untrusted
 from autograder.inert import make_inert
 from autograder.nbgrader_api import COURSE_ID
 
@@ -102,8 +103,6 @@ def term_settings(config: Config) -> TermSettings:
 def _timestamp_bytes(folder: Path, trusted_root: Path | None) -> tuple[bytes | None, str]:
     """The student's ``timestamp.txt`` (a regular file, no link followed below ``trusted_root``, default the
     folder's parent; at most ``untrusted.TIMESTAMP_MAX_BYTES``) and a note naming why it was refused."""
-    from autograder import untrusted
-
     folder = Path(folder)
     root = Path(trusted_root) if trusted_root is not None else folder.parent
     relative = folder.relative_to(root) / TIMESTAMP_FILE
@@ -294,6 +293,8 @@ def gradebook_totals(db_url: str, assignment: str) -> dict[str, Totals]:
 
 def refresh_late_penalties(db_url: str, assignment: str, late_config: Config) -> None:
     """Recompute every submission's late penalty from its current score (after manual grading)."""
+    # Deferred: nbgrader's gradebook and SQLAlchemy, which reading a timestamp or the config (while grading) does
+    # not need.
     from nbgrader.api import Gradebook, MissingEntry
 
     from autograder.gradebook import assign_late_penalties

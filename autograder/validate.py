@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.answers import hidden_keys, reference_names
-from autograder.grade import prepare_answers, run_notebook
+from autograder.inputs import VALIDATE_STUDENT, GradingInputs
 from autograder.judge import lint_notebook
 from autograder.nbgrader_api import generate_assignment
 from autograder.notebook import autograded_checks, read_notebook
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, source_notebooks
 from autograder.records import Limits, NotebookResult, SubmissionAnswers
 from autograder.specified_names import unspecified_reads
+from autograder.submission import prepare_answers, run_notebook
 
 
 def _run(assignment: str, source_path: Path, submission_path: Path, limits: Limits, answers_dir: Path,
@@ -42,8 +43,6 @@ def validate(*, assignment: str, source_dir: Path = SOURCE_DIR, answers_dir: Pat
              inputs=None) -> tuple[bool, str]:
     """Return (ok, report) for one assignment. ``inputs`` (``autograder.inputs.GradingInputs``, default its
     defaults) holds the secret the pseudo-student's inputs are drawn with."""
-    from autograder.inputs import VALIDATE_STUDENT, GradingInputs
-
     limits = limits if limits is not None else Limits()
     sources = source_notebooks(assignment, source_dir)
     if not sources:

@@ -4,7 +4,8 @@
   ``make install`` installs; it must satisfy every range of ``pyproject.toml`` (dependencies and the ``test``
   extra), and the environment the tests run in must hold exactly the locked versions.
 - ``lint-imports`` (import-linter, contracts in ``[tool.importlinter]`` of pyproject.toml) keeps ``course``, which
-  a student's kernel imports, free of the instructor's package and the benchmarks.
+  a student's kernel imports, free of the instructor's package and the benchmarks, and the modules of
+  ``autograder`` free of import circles (imports inside functions included).
 """
 from __future__ import annotations
 
@@ -82,14 +83,33 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess:
                           env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(root)}, timeout=300)
 
 
+def _copy_project(dest: Path) -> Path:
+    """The packages and pyproject.toml, which is all ``lint-imports`` reads."""
+    for package in ("course", "autograder", "benchmarks"):
+        shutil.copytree(ROOT / package, dest / package, ignore=shutil.ignore_patterns("results", "hidden"))
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return dest
+
+
 def test_layers_contract_holds_and_can_fail(tmp_path):
     run = _lint_imports(ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
     # a copy in which course imports the instructor's side breaks the contract
-    for package in ("course", "autograder", "benchmarks"):
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("results", "hidden"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    _copy_project(tmp_path)
     viz = tmp_path / "course" / "viz.py"
     viz.write_text(viz.read_text() + "\nfrom autograder import judge  # noqa\n")
     broken = _lint_imports(tmp_path)
     assert broken.returncode != 0 and "BROKEN" in broken.stdout, broken.stdout + broken.stderr
+
+
+def test_an_import_circle_in_autograder_breaks_the_contract(tmp_path):
+    """Also one hidden in a function: a copy in which feedback imports grade (which imports feedback) inside a
+    function breaks the acyclic contract and only it (``test_layers_contract_holds_and_can_fail`` shows the
+    checkout keeps it)."""
+    _copy_project(tmp_path)
+    feedback = tmp_path / "autograder" / "feedback.py"
+    feedback.write_text(feedback.read_text() + "\n\ndef _circle():\n    from autograder.grade import grade  # noqa\n")
+    broken = _lint_imports(tmp_path)
+    assert broken.returncode != 0, broken.stdout + broken.stderr
+    assert "Contracts: 2 kept, 1 broken." in broken.stdout, broken.stdout + broken.stderr
+    assert "No cycles are allowed in autograder." in broken.stdout and ".feedback" in broken.stdout, broken.stdout

@@ -2,14 +2,15 @@
 
 Each assignment has a module ``autograder/answers/<assignment>.py`` that uses NumPy only (never the
 notebook solutions, never TensorFlow) and defines ``SEED``, ``build(seed=SEED) -> dict[str, np.ndarray]``,
-and optionally ``HIDDEN_KEYS`` (expected values only hidden checks read) and ``GRADING_SEED``. Three files:
+and optionally ``HIDDEN_KEYS`` (expected values only hidden checks read). Two files:
 
 - ``data/<a>.npz`` (public, students have it): ``build(SEED)`` without the hidden keys;
 - ``autograder/hidden/<a>.npz`` (instructor-only): ``build(SEED)``'s hidden keys, so the instructor's own
-  interactive run of the source notebook finds them (``course.checks.load_answers`` merges them);
-- ``autograder/hidden/<a>.grading.npz`` (instructor-only, with ``GRADING_SEED``): ``build(GRADING_SEED)``.
-  While grading, the kernel gets only its inputs (keys not ending in ``_true``) and the judge all of it, so
-  a submission that copies the public expected values earns nothing.
+  interactive run of the source notebook finds them (``course.checks.load_answers`` merges them).
+
+Grading reads neither: the grader draws each submission's inputs with ``autograder.inputs``
+(``build(seed)`` with a seed of that submission's own), so a submission that copies the public expected
+values earns nothing.
 
 Files are written byte-stably (fixed zip timestamps) and left untouched when every value agrees with the
 committed one within ``RTOL``/``ATOL`` (another machine's BLAS may differ in the last bits).
@@ -26,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.answer_keys import EXPECTED_SUFFIX, is_input  # noqa: F401 (part of this module's interface)
 from autograder.paths import DATA_DIR, HIDDEN_DIR, SOURCE_DIR, testkit_modules
 
 RTOL, ATOL = 1e-6, 1e-9  # far below every check's threshold, far above BLAS summation-order noise
-EXPECTED_SUFFIX = "_true"
 
 
 def reference_names() -> list[str]:
@@ -57,6 +58,7 @@ def build_answers(assignment: str, seed: int | None = None) -> dict[str, np.ndar
 
 def key_usage(assignment: str, source_dir: Path = SOURCE_DIR):
     """Where the assignment's source notebooks read each answer key (``autograder.judge.KeyUsage``)."""
+    # Deferred: the judge reads notebooks (nbformat), and building the answers stays NumPy only.
     from autograder.judge import answer_key_usage
 
     return answer_key_usage(sorted((Path(source_dir) / assignment).glob("*.ipynb")), testkit_modules(assignment))
@@ -68,41 +70,27 @@ def hidden_keys(assignment: str, source_dir: Path = SOURCE_DIR) -> frozenset[str
     return declared | key_usage(assignment, source_dir).hidden_only
 
 
-def grading_seed(assignment: str) -> int | None:
-    return getattr(_module(assignment), "GRADING_SEED", None)
-
-
-def is_input(key: str) -> bool:
-    return not key.endswith(EXPECTED_SUFFIX)
-
-
 @dataclass(frozen=True)
 class AnswerFiles:
     """Where one assignment's answer files live."""
 
     public: Path
     hidden: Path
-    grading: Path
 
     @classmethod
     def of(cls, assignment: str, *, data_dir: Path = DATA_DIR, hidden_dir: Path = HIDDEN_DIR) -> "AnswerFiles":
-        return cls(public=Path(data_dir) / f"{assignment}.npz", hidden=Path(hidden_dir) / f"{assignment}.npz",
-                   grading=Path(hidden_dir) / f"{assignment}.grading.npz")
+        return cls(public=Path(data_dir) / f"{assignment}.npz", hidden=Path(hidden_dir) / f"{assignment}.npz")
 
 
 def answer_sets(assignment: str) -> dict[str, dict[str, np.ndarray]]:
-    """The contents of each answer file: ``{"public": ..., "hidden": ..., "grading": ...}`` (grading may be absent)."""
+    """The contents of each answer file: ``{"public": ..., "hidden": ...}``."""
     answers = build_answers(assignment)
     hidden = hidden_keys(assignment)
     unknown = sorted(hidden - answers.keys())
     if unknown:
         raise KeyError(f"{assignment}: HIDDEN_KEYS names keys build() does not produce: {unknown}")
-    sets = {"public": {k: v for k, v in answers.items() if k not in hidden},
+    return {"public": {k: v for k, v in answers.items() if k not in hidden},
             "hidden": {k: v for k, v in answers.items() if k in hidden}}
-    seed = grading_seed(assignment)
-    if seed is not None:
-        sets["grading"] = build_answers(assignment, seed=seed)
-    return sets
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -150,9 +138,9 @@ def write_answers(*, assignments: list[str], data_dir: Path = DATA_DIR, hidden_d
     for assignment in assignments:
         files = AnswerFiles.of(assignment, data_dir=data_dir, hidden_dir=hidden_dir)
         sets = answer_sets(assignment)
-        for kind, path in (("public", files.public), ("hidden", files.hidden), ("grading", files.grading)):
-            arrays = sets.get(kind)
-            if arrays is None or (kind == "hidden" and not arrays):
+        for kind, path in (("public", files.public), ("hidden", files.hidden)):
+            arrays = sets[kind]
+            if kind == "hidden" and not arrays:
                 if check and path.is_file():
                     problems.append(f"{assignment}: {path.name} is not produced by the reference any more")
                 elif not check and path.is_file():

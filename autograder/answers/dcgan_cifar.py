@@ -45,8 +45,7 @@ import numpy as np
 from course.checks import seeded_arrays
 
 SEED = 4
-# Grading draws every input afresh (autograder/hidden/dcgan_cifar.grading.npz): the kernel gets only the inputs.
-GRADING_SEED = 90004
+# The grader draws each submission's inputs with autograder.inputs: the kernel gets only the inputs.
 HIDDEN_KEYS = frozenset({
     "generator_true", "discriminator_true", "discriminator_dropout_levels_true", "optimizer_d_true",
     "optimizer_g_true", "step_d_sgd_true", "step_d_sgd_delta_true", "step_g_sgd_true", "step_g_sgd_delta_true",

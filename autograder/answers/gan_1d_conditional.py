@@ -1,7 +1,7 @@
 """NumPy reference answers for assignment 5, ``gan_1d_conditional`` (GAN theory, a 1-D GAN, a conditional GAN).
 
 NumPy only: no TensorFlow, no notebook code. ``build(seed)`` draws every input from ``np.random.default_rng(seed)``;
-grading uses ``GRADING_SEED`` (``autograder/hidden/gan_1d_conditional.grading.npz``), so copying the public
+the grader draws each submission's inputs with ``autograder.inputs`` (a seed of its own), so copying the public
 expected values earns nothing. Keys (hidden expected values, in ``HIDDEN_KEYS``, marked *):
 
 Theory
@@ -55,8 +55,7 @@ import numpy as np
 from course.checks import seeded_arrays
 
 SEED = 5
-# Grading draws every input afresh (autograder/hidden/gan_1d_conditional.grading.npz): the kernel gets only inputs.
-GRADING_SEED = 50517
+# The grader draws each submission's inputs with autograder.inputs: the kernel gets only the inputs.
 LATENT_DIM = 100
 NUM_CLASSES = 10  # the conditional networks take the class as a one-hot vector
 

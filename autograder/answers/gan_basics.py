@@ -40,8 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from course.checks import seeded_arrays
 
 SEED = 231
-# Grading draws every input afresh (autograder/hidden/gan_basics.grading.npz): the kernel gets only the inputs.
-GRADING_SEED = 90231
+# The grader draws each submission's inputs with autograder.inputs: the kernel gets only the inputs.
 
 BN_EPSILON = 1e-3  # Keras BatchNormalization default
 

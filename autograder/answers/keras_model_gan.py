@@ -4,8 +4,8 @@ NumPy only: forward passes with the shared seeded weights (``course.checks.seede
 GAN training step (discriminator phase, then generator phase) with hand-written backpropagation, Adam and
 RMSprop, matching Keras 3's update formulas.
 
-Keys (``build(seed)``; ``data/keras_model_gan.npz`` holds ``build(SEED)`` without ``HIDDEN_KEYS``, the grading
-set ``build(GRADING_SEED)``; every expected value ends in ``_true``):
+Keys (``build(seed)``; ``data/keras_model_gan.npz`` holds ``build(SEED)`` without ``HIDDEN_KEYS``, the grader
+draws each submission's inputs with ``autograder.inputs``; every expected value ends in ``_true``):
 
 - ``param_counts``: int64 (8,), parameter counts in the order of ``PARAM_COUNT_NAMES``
   (dense/conv generator and discriminator, unconditional and with 10 classes, latent_dim 100, 28x28x1).
@@ -56,8 +56,7 @@ import numpy as np
 from course.checks import seeded_arrays
 
 SEED = 2
-# Grading draws every input afresh (autograder/hidden/keras_model_gan.grading.npz): the kernel gets only inputs.
-GRADING_SEED = 70412
+# The grader draws each submission's inputs with autograder.inputs: the kernel gets only the inputs.
 LATENT_DIM = 100
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)

@@ -6,7 +6,7 @@ said otherwise, Dropout inactive; and the training phases of the stand-in GAN of
 backpropagation, binary cross-entropy, Keras 3's RMSprop with its defaults).
 
 Keys (``build(seed)``; ``data/keras_sequential_gan.npz`` holds ``build(SEED)`` without ``HIDDEN_KEYS``; the
-grading set is ``build(GRADING_SEED)``):
+grader draws each submission's inputs with ``autograder.inputs``):
 
 - ``param_counts``: int64 (4,), parameter counts (BatchNorm moving statistics included) in the order of
   ``MODEL_NAMES``: dense generator (codings 30), dense discriminator, DCGAN generator (codings 100),
@@ -46,9 +46,8 @@ from autograder.answers.keras_model_gan import conv2d_same, conv2d_transpose_sam
 from course.checks import seeded_arrays
 
 SEED = 3
-# Grading draws every input afresh (autograder/hidden/keras_sequential_gan.grading.npz): the kernel gets only
-# the inputs.
-GRADING_SEED = 90003
+# The grader draws each submission's inputs with autograder.inputs (build(seed) with a seed of its own): the
+# kernel gets only the inputs.
 HIDDEN_KEYS = frozenset({
     "dense_generator_true", "dense_discriminator_true", "dcgan_generator_true", "dcgan_discriminator_true",
     "codings_param_counts_true", "dcgan_generator_training_true", "dcgan_generator_moving_true",

@@ -212,7 +212,7 @@ def test_train_step_losses_follow_keras_adam_on_the_stand_in():
 
     from course.testkit.gan_basics import tiny_gan
 
-    answers = ref.build(ref.GRADING_SEED)
+    answers = ref.build(90231)  # a seed other than ref.SEED, as the grader draws for each submission
     tiny = tiny_gan(answers)
     D, G = tiny.D, tiny.G
 

@@ -38,7 +38,7 @@ def test_build_is_deterministic(answers):
 
 
 def test_committed_answer_files_are_current():
-    """data/ (public) and autograder/hidden/ (hidden and grading sets) are what the reference builds."""
+    """data/ (public) and autograder/hidden/ (hidden set) are what the reference builds."""
     assert write_answers(assignments=["keras_model_gan"], check=True) == []
 
 
@@ -67,8 +67,8 @@ def test_metric_results_by_hand(answers):
     assert answers["metric_edge_result_true"] == pytest.approx(sum(hits) / 12, rel=1e-15)
 
 
-def test_grading_set_draws_new_inputs():
-    public, grading = ref.build(), ref.build(ref.GRADING_SEED)
+def test_another_seed_draws_new_inputs():
+    public, grading = ref.build(), ref.build(70412)  # any seed but ref.SEED, as the grader draws per submission
     assert public.keys() == grading.keys()
     for key in ("step_noise", "run_noise", "run_real", "cond_step_classes", "metric_logits", "callback_seed",
                 "generator_latent_dim", "dense_generator_x"):

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from autograder import grade as grade_module
+from autograder import submission as submission_module
 from autograder.distributed import (
     ClusterRefused,
     SchedulerLost,
@@ -82,7 +83,7 @@ class Cluster:
     def stop(self):
         self.client.close(timeout=10)
         for process in self.workers + [self.scheduler]:
-            grade_module._kill_tree(process.pid)
+            submission_module._kill_tree(process.pid)
             process.wait(timeout=30)
         self.log.close()
 

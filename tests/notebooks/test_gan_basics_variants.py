@@ -112,8 +112,8 @@ WRONG = {
     "lsgan_without_half": ({"ls_discriminator_loss": (
         "return tf.reduce_mean(tf.square(scores_real - 1.0)) + tf.reduce_mean(tf.square(scores_fake))")},
         {"ls_discriminator_loss_values", "ls_losses_reduction_hidden"}),
-    # Hard-codes the visible checks' expected values from the public data/gan_basics.npz: grading draws fresh
-    # inputs (autograder/hidden/gan_basics.grading.npz), so copying earns nothing.
+    # Hard-codes the visible checks' expected values from the public data/gan_basics.npz: the grader draws each
+    # submission's inputs with autograder.inputs, so copying earns nothing.
     "copies_public_answers": (_copied_public_answers(), {
         "leaky_relu_values", "leaky_relu_alpha_hidden", "discriminator_loss_values",
         "discriminator_loss_reduction_hidden", "ls_generator_loss_values",
