@@ -13,7 +13,7 @@ sandbox:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" -eq 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  { echo "bubblewrap is missing: sudo apt-get install bubblewrap (or grade with --unsafe-no-sandbox)" >&2; exit 1; }
 
-.PHONY: sandbox install lock demo test test-slow validate check bench bench-grading clean
+.PHONY: sandbox install lock demo test test-slow test-ci-slow validate check bench bench-grading clean
 
 install: $(VENV)/.installed
 
@@ -38,10 +38,18 @@ demo: install sandbox
 	$(BIN)/autograder demo
 
 test: install sandbox
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=25
 
 test-slow: install
 	$(PY) -m pytest -q -ra -m slow
+
+# The slow checks .ci/run adds after `make test` (about 10 min on 2 cores): grading on Dask and resuming, two
+# gradings at once on PostgreSQL, the quick bench, and every forger strategy on every assignment. The rest of
+# `-m slow` (each wrong variant alone, training to a quality target) takes hours: `make test-slow`.
+CI_SLOW := tests/autograder/test_distributed.py tests/autograder/test_gradebook_postgres.py \
+	tests/benchmarks/test_bench.py tests/notebooks/test_forged_probes.py
+test-ci-slow: install sandbox
+	$(PY) -m pytest -q -ra -m slow $(CI_SLOW)
 
 validate: install
 	$(BIN)/autograder validate

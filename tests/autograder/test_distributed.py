@@ -198,6 +198,7 @@ def test_cluster_grades_every_student_as_local_grading_does(cluster, tiny_course
     assert (tmp_path / "feedback" / "wrong_add" / f"{TINY}.html").is_file()
 
 
+@pytest.mark.slow  # `make test` budget; .ci/run runs it after `make test`
 def test_a_task_returns_the_local_record_with_the_executed_notebook(cluster, tiny_course, tiny_class, tmp_path):
     submitted, answers, _ = tiny_class
     submission = Submission("wrong_add", TINY, submitted / "wrong_add" / TINY)
@@ -214,6 +215,7 @@ def test_a_task_returns_the_local_record_with_the_executed_notebook(cluster, tin
     assert remote == local  # the local record, field for field (grade() popped executed)
 
 
+@pytest.mark.slow  # `make test` budget; .ci/run runs it after `make test`
 def test_worker_killed_mid_batch_loses_and_duplicates_nothing(cluster, tiny_course, tiny_class, tmp_path, written):
     _, _, local = tiny_class
     killer = WorkerKiller(cluster, student=None, times=1)
@@ -309,6 +311,7 @@ def test_workers_that_differ_are_refused_by_name(tiny_course, tmp_path):
         check_workers([], here=here, sandbox=True)
 
 
+@pytest.mark.slow  # `make test` budget; .ci/run runs it after `make test`
 def test_local_resume_grades_only_missing_students(tiny_course, tiny_class, tmp_path, written):
     submitted, answers, local = tiny_class
     students = ("reference", "invalid_json")

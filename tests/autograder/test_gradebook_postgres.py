@@ -58,6 +58,7 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow  # `make test` budget; .ci/run runs it after `make test`
 def test_two_grading_runs_at_once_then_a_regrade(postgres_url, tiny_course, tmp_path):
     solution = tiny_course / "source" / TINY / TINY_NOTEBOOK
     classes = {}

@@ -75,6 +75,7 @@ def test_gemm_measurement_is_positive():
     assert rows[0]["flop_per_s"] > 0
 
 
+@pytest.mark.slow  # `make test` budget; .ci/run runs it after `make test`
 def test_quick_bench_writes_table_and_plots(tmp_path, monkeypatch):
     # Workers run in this process (the real run starts one subprocess each, for its peak memory).
     def in_process(gan, args, out_dir):
