@@ -43,11 +43,17 @@ test: install sandbox
 test-slow: install
 	$(PY) -m pytest -q -ra -m slow
 
-# The slow checks .ci/run adds after `make test` (about 10 min on 2 cores): grading on Dask and resuming, two
-# gradings at once on PostgreSQL, the quick bench, and every forger strategy on every assignment. The rest of
+# The slow checks .ci/run adds after `make test` (about 20 min on 2 cores): grading on Dask and resuming, two
+# gradings at once on PostgreSQL, the quick bench, every forger strategy on every assignment, and each
+# assignment's correct variants and wrong-variant bundles through the grader. The rest of
 # `-m slow` (each wrong variant alone, training to a quality target) takes hours: `make test-slow`.
+VARIANTS := tests/notebooks/test_gan_basics_variants.py::test_correct_variants_and_wrong_bundles \
+	tests/notebooks/test_gan_1d_conditional_variants.py::test_correct_alternatives_and_a_wrong_bundle_through_the_grader \
+	tests/notebooks/test_keras_sequential_gan_variants.py::test_correct_variants_and_wrong_bundles \
+	tests/notebooks/test_keras_model_gan_variants.py::test_correct_variants_and_wrong_bundles \
+	tests/notebooks/test_dcgan_cifar_variants.py::test_correct_variants_and_wrong_bundles
 CI_SLOW := tests/autograder/test_distributed.py tests/autograder/test_gradebook_postgres.py \
-	tests/benchmarks/test_bench.py tests/notebooks/test_forged_probes.py
+	tests/benchmarks/test_bench.py tests/notebooks/test_forged_probes.py $(VARIANTS)
 test-ci-slow: install sandbox
 	$(PY) -m pytest -q -ra -m slow $(CI_SLOW)
 

@@ -324,6 +324,7 @@ def _bundle(members) -> nbformat.NotebookNode:
     return with_bodies(variants.bundle_bodies(WRONG, members))
 
 
+@pytest.mark.slow  # `make test` budget: .ci/run runs every variant harness after it (make test-ci-slow)
 def test_correct_variants_and_wrong_bundles(tmp_path):
     submissions = {"correct_variants": with_bodies(CORRECT)}
     submissions.update({bundle: _bundle(members) for bundle, members in BUNDLES.items()})

@@ -401,6 +401,7 @@ def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bo
 _lost = variants.lost_checks
 
 
+@pytest.mark.slow  # `make test` budget: .ci/run runs every variant harness after it (make test-ci-slow)
 def test_correct_alternatives_and_a_wrong_bundle_through_the_grader(tmp_path):
     records = _grade(tmp_path, {"correct_a": with_bodies(CORRECT_A),
                                 "wrong_bundle_a": with_bodies(

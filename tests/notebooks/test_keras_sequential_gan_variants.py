@@ -325,6 +325,7 @@ def _grade(tmp_path, submissions: dict[str, nbformat.NotebookNode], feedback: bo
 _lost = variants.lost_checks
 
 
+@pytest.mark.slow  # `make test` budget: .ci/run runs every variant harness after it (make test-ci-slow)
 def test_correct_variants_and_wrong_bundles(tmp_path):
     submissions = {"correct_variants": with_bodies(CORRECT)}
     for bundle, members in BUNDLES.items():
