@@ -49,6 +49,7 @@ test-slow: install
 # `-m slow` (each wrong variant alone, training to a quality target) takes hours: `make test-slow`.
 VARIANTS := tests/notebooks/test_gan_basics_variants.py::test_correct_variants_and_wrong_bundles \
 	tests/notebooks/test_gan_1d_conditional_variants.py::test_correct_alternatives_and_a_wrong_bundle_through_the_grader \
+	tests/notebooks/test_gan_1d_conditional_variants.py::test_every_variant_in_process \
 	tests/notebooks/test_keras_sequential_gan_variants.py::test_correct_variants_and_wrong_bundles \
 	tests/notebooks/test_keras_model_gan_variants.py::test_correct_variants_and_wrong_bundles \
 	tests/notebooks/test_dcgan_cifar_variants.py::test_correct_variants_and_wrong_bundles

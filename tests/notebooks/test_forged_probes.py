@@ -211,6 +211,7 @@ def _assert_at_most_a_quarter(assignment: str, records: dict, strategies, kernel
         f"{assignment}: submissions with no work earned {best} of {total} with forged probe values ({earned})")
 
 
+@pytest.mark.slow  # `make test` budget: .ci/run runs it with the other strategies (make test-ci-slow)
 @pytest.mark.parametrize("assignment", assignments())
 def test_forgers_earn_at_most_a_quarter(assignment, forged_records):
     _assert_at_most_a_quarter(assignment, forged_records[assignment], STRATEGIES,

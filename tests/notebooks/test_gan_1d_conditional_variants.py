@@ -452,6 +452,7 @@ def failed_checks_in_process(bodies: dict[str, str], *, every_part: bool = False
     return failed
 
 
+@pytest.mark.slow  # `make test` budget: .ci/run runs every variant harness after it (make test-ci-slow)
 def test_every_variant_in_process(monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setenv("MPLBACKEND", "Agg")
